@@ -1,0 +1,4 @@
+from alignaudit.cli.main import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The command line: composes the lower layers; nothing below imports it."""

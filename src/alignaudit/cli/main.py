@@ -1,0 +1,48 @@
+"""`alignaudit` entry point. Each command lives in its own module and registers on `app`."""
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from alignaudit.errors import AlignAuditError
+
+app = typer.Typer(
+    name="alignaudit",
+    help="Measure how much of a language model's safety alignment survives fine-tuning and "
+    "emulated disalignment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+# Command modules; each defines its commands with `@app.command(...)` on import.
+_COMMAND_MODULES = (
+    "alignaudit.cli.eval_cmd",
+    "alignaudit.cli.finetune_cmd",
+    "alignaudit.cli.judge_cmd",
+    "alignaudit.cli.audit_cmd",
+)
+
+
+def _register_commands() -> None:
+    for module in _COMMAND_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app()
+    except AlignAuditError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; rerun the same command to resume")
+        sys.exit(130)

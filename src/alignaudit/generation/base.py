@@ -1,0 +1,30 @@
+"""The generator protocol: prompts in, responses out, in order."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class SamplingConfig:
+    """Decoding settings shared by every backend. `temperature == 0` means greedy."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+    system_prompt: str | None = None
+    min_new_tokens: int = 0  # benchmarks force a fixed length with it
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+class Generator(Protocol):
+    """A generation backend. `describe()` goes into the run's config."""
+
+    def generate(self, prompts: Sequence[str]) -> list[str]: ...
+
+    def describe(self) -> dict[str, object]: ...

@@ -1,0 +1,59 @@
+"""Turning a user request into model input: the chat template, or a plain template for base models."""
+
+from typing import Any
+
+from alignaudit.errors import AlignAuditError
+
+# The plain query/response template of the emulated-disalignment paper's base models.
+PLAIN_TEMPLATE = "# Query:\n{prompt}\n\n# Response:\n"
+PLAIN_STOP_STRINGS = ("# Query:", "\n# Response:")
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def load_template(template: str) -> str:
+    """`chat`, `plain`, or a path to a file holding a template with `{prompt}`."""
+    if template in ("chat", "plain"):
+        return template
+    from pathlib import Path
+
+    path = Path(template)
+    if not path.exists():
+        raise AlignAuditError(f"template {template!r} is neither 'chat', 'plain' nor an existing file")
+    text = path.read_text()
+    if "{prompt}" not in text:
+        raise AlignAuditError(f"{path}:1: a template file must contain the placeholder {{prompt}}")
+    return text
+
+
+def render_prompt(
+    tokenizer: Any, prompt: str, system_prompt: str | None = None, template: str = "auto"
+) -> str:
+    """Return the text the model sees. `auto` uses the chat template when the tokenizer has one."""
+    if template == "auto":
+        template = "chat" if has_chat_template(tokenizer) else "plain"
+    if template == "chat":
+        if not has_chat_template(tokenizer):
+            raise AlignAuditError(
+                "this model's tokenizer has no chat template; use the plain template instead"
+            )
+        messages = [{"role": "user", "content": prompt}]
+        if system_prompt:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    body = PLAIN_TEMPLATE if template == "plain" else template
+    text = body.replace("{prompt}", prompt)
+    return f"{system_prompt}\n\n{text}" if system_prompt else text
+
+
+def stop_strings_for(template: str, tokenizer: Any) -> tuple[str, ...]:
+    if template == "plain" or (template == "auto" and not has_chat_template(tokenizer)):
+        return PLAIN_STOP_STRINGS
+    return ()
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    cut = min((i for s in stops if (i := text.find(s)) >= 0), default=len(text))
+    return text[:cut].rstrip() if cut < len(text) else text
