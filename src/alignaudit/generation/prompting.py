@@ -1,4 +1,4 @@
-"""Turning a user request into model input: the chat template, or a plain template for base models."""
+"""Model input from a request: the chat template, or a plain template for base models."""
 
 from typing import Any
 
@@ -21,7 +21,9 @@ def load_template(template: str) -> str:
 
     path = Path(template)
     if not path.exists():
-        raise AlignAuditError(f"template {template!r} is neither 'chat', 'plain' nor an existing file")
+        raise AlignAuditError(
+            f"template {template!r} is neither 'chat', 'plain' nor an existing file"
+        )
     text = path.read_text()
     if "{prompt}" not in text:
         raise AlignAuditError(f"{path}:1: a template file must contain the placeholder {{prompt}}")

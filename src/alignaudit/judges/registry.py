@@ -12,7 +12,9 @@ from alignaudit.judges.base import Judge
 class JudgeOptions:
     """Everything a judge factory may need; each judge reads only its own fields."""
 
-    judge_model: str | None = None  # e.g. "openai:gpt-4o" for rubric judges, a folder for local ones
+    judge_model: str | None = (
+        None  # e.g. "openai:gpt-4o" for rubric judges, a folder for local ones
+    )
     base_url: str | None = None
     batch_size: int = 16
     max_retries: int = 3

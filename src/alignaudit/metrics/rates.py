@@ -1,0 +1,55 @@
+"""results.json: per judge, overall and per category, refusal rate, harmfulness rate, mean score."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 2000
+METRIC_FIELDS = {"refusal_rate": "refused", "harmful_rate": "harmful", "mean_score": "score"}
+
+
+def bootstrap_ci(values: Sequence[float], seed: int = 0) -> list[float] | None:
+    """95% percentile bootstrap interval of the mean; None when there is nothing to resample."""
+    if not values:
+        return None
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(BOOTSTRAP_RESAMPLES, len(data)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [round(float(low), 6), round(float(high), 6)]
+
+
+def summarize_judge(judgments: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Rates over decided judgments only: an error is never counted as safe or as harmful."""
+    rows = list(judgments)
+    decided = [r for r in rows if not r.get("error")]
+    summary: dict[str, Any] = {"n": len(decided), "errors": len(rows) - len(decided)}
+    intervals: dict[str, list[float] | None] = {}
+    for metric, field in METRIC_FIELDS.items():
+        values = [float(r[field]) for r in decided if r.get(field) is not None]
+        summary[metric] = round(float(np.mean(values)), 6) if values else None
+        intervals[metric] = bootstrap_ci(values)
+    summary["ci95"] = intervals
+    return summary
+
+
+def compute_results(
+    generations: Sequence[dict[str, Any]], judgments: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The contract's results.json body for one run."""
+    category_of = {g["id"]: g.get("category", "uncategorized") for g in generations}
+    by_judge: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for judgment in judgments:
+        if judgment["id"] in category_of:
+            by_judge[judgment["judge"]].append(judgment)
+    judges = {}
+    for judge, rows in sorted(by_judge.items()):
+        per_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            per_category[category_of[row["id"]]].append(row)
+        block = summarize_judge(rows)
+        block["per_category"] = {c: summarize_judge(r) for c, r in sorted(per_category.items())}
+        judges[judge] = block
+    return {"n": len(generations), "judges": judges}
