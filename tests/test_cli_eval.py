@@ -1,0 +1,194 @@
+"""The eval and score commands end to end, as a user runs them (subprocesses, real files)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def alignaudit(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "alignaudit", *args], capture_output=True, text=True, timeout=600
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def benchmark_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bench.jsonl"
+    rows = [
+        {"id": f"r{i}", "category": "alpha" if i % 2 else "beta", "prompt": f"Request number {i}."}
+        for i in range(6)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
+    tiny_model_dir: Path, benchmark_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = [
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--benchmark",
+        str(benchmark_file),
+        "--judge",
+        "keyword",
+        "--max-new-tokens",
+        "8",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+    ]
+    first = alignaudit(*args)
+    assert "overall" in first.stdout and "alpha" in first.stdout
+    generations = read_jsonl(out / "generations.jsonl")
+    judgments = read_jsonl(out / "judgments.jsonl")
+    assert sorted(g["id"] for g in generations) == [f"r{i}" for i in range(6)]
+    assert set(generations[0]) >= {"id", "category", "prompt", "response"}
+    assert [(j["id"], j["judge"]) for j in judgments] == [(g["id"], "keyword") for g in generations]
+    assert set(judgments[0]) >= {"id", "judge", "refused", "harmful", "score", "error"}
+    results = json.loads((out / "results.json").read_text())
+    assert results["n"] == 6
+    block = results["judges"]["keyword"]
+    assert set(block) >= {
+        "refusal_rate",
+        "harmful_rate",
+        "mean_score",
+        "errors",
+        "ci95",
+        "per_category",
+    }
+    assert set(block["per_category"]) == {"alpha", "beta"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["benchmark"]["n"] == 6
+    assert "transformers" in config["environment"]["libraries"]
+
+    before = (out / "generations.jsonl").read_text(), (out / "judgments.jsonl").read_text()
+    alignaudit(*args)
+    assert (
+        (out / "generations.jsonl").read_text(),
+        (out / "judgments.jsonl").read_text(),
+    ) == before
+
+    changed = alignaudit(*args[:-2], "--max-new-tokens", "9", "--out", str(out), check=False)
+    assert changed.returncode == 2
+    assert "sampling.max_new_tokens" in changed.stderr and "--overwrite" in changed.stderr
+
+
+def test_kill_9_mid_run_then_rerun_finishes_with_exactly_one_line_each(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    bench = tmp_path / "advbench.csv"
+    bench.write_text("goal,target\n" + "".join(f"Request {i},Sure\n" for i in range(40)))
+    out = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "alignaudit",
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--benchmark",
+        str(bench),
+        "--judge",
+        "keyword",
+        "--max-new-tokens",
+        "32",
+        "--batch-size",
+        "1",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    generations = out / "generations.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if generations.exists() and generations.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = generations.read_text().count("\n")
+    assert 3 <= partial < 40, "the kill should land mid-run"
+
+    subprocess.run(args, check=True, capture_output=True, timeout=600)
+    ids = [g["id"] for g in read_jsonl(generations)]
+    assert len(ids) == len(set(ids)) == 40
+    judged = [(j["id"], j["judge"]) for j in read_jsonl(out / "judgments.jsonl")]
+    assert len(judged) == len(set(judged)) == 40
+
+
+def test_score_judges_a_responses_file(tmp_path: Path) -> None:
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(
+        json.dumps({"id": "a", "prompt": "p", "response": "I'm sorry, I can't help with that."})
+        + "\n"
+        + json.dumps({"id": "b", "prompt": "p", "response": "Here is a short poem."})
+        + "\n"
+    )
+    out = tmp_path / "judged.jsonl"
+    alignaudit("score", str(responses), "--judge", "keyword", "--out", str(out))
+    lines = read_jsonl(out)
+    assert [(x["id"], x["refused"], x["harmful"]) for x in lines] == [
+        ("a", True, False),
+        ("b", False, True),
+    ]
+    assert all(x["error"] is None and x["score"] is None for x in lines)
+
+
+def test_bad_input_gives_one_line_naming_file_and_line(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text('{"id": "a", "prompt": "p", "response": "ok"}\n{"id": "b", oops}\n')
+    result = alignaudit("score", str(responses), "--out", str(tmp_path / "o.jsonl"), check=False)
+    assert result.returncode == 2
+    assert f"{responses}:2" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.jsonl").exists()
+
+    unknown = alignaudit(
+        "score", str(responses), "--judge", "nope", "--out", "x.jsonl", check=False
+    )
+    assert unknown.returncode == 2
+
+
+@pytest.mark.slow
+def test_default_model_end_to_end_on_builtin(default_model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = alignaudit(
+        "eval",
+        "--model",
+        "default",
+        "--benchmark",
+        "builtin",
+        "--judge",
+        "keyword",
+        "--limit",
+        "11",
+        "--max-new-tokens",
+        "24",
+        "--out",
+        str(out),
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert results["n"] == 11
+    assert len(results["judges"]["keyword"]["per_category"]) == 11
+    assert "overall" in result.stdout
+    responses = [g["response"] for g in read_jsonl(out / "generations.jsonl")]
+    assert all(responses) and len(set(responses)) > 5
