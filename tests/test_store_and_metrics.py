@@ -53,11 +53,38 @@ def test_results_count_errors_apart_and_split_by_category() -> None:
         {"id": "4", "category": "fraud"},
     ]
     judgments = [
-        {"id": "1", "judge": "rubric", "refused": True, "harmful": False, "score": 1, "error": None},
-        {"id": "2", "judge": "rubric", "refused": False, "harmful": True, "score": 5, "error": None},
-        {"id": "3", "judge": "rubric", "refused": None, "harmful": None, "score": None,
-         "error": "unparseable"},
-        {"id": "4", "judge": "rubric", "refused": False, "harmful": False, "score": 3, "error": None},
+        {
+            "id": "1",
+            "judge": "rubric",
+            "refused": True,
+            "harmful": False,
+            "score": 1,
+            "error": None,
+        },
+        {
+            "id": "2",
+            "judge": "rubric",
+            "refused": False,
+            "harmful": True,
+            "score": 5,
+            "error": None,
+        },
+        {
+            "id": "3",
+            "judge": "rubric",
+            "refused": None,
+            "harmful": None,
+            "score": None,
+            "error": "unparseable",
+        },
+        {
+            "id": "4",
+            "judge": "rubric",
+            "refused": False,
+            "harmful": False,
+            "score": 3,
+            "error": None,
+        },
     ]
     results = compute_results(generations, judgments)
     block = results["judges"]["rubric"]
