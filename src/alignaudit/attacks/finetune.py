@@ -1,0 +1,458 @@
+"""Supervised fine-tuning attacks: LoRA, QLoRA or full-parameter, with TRL's SFTTrainer.
+
+`run_finetune(config)` writes MODEL_DIR atomically: training checkpoints live in the work
+folder `MODEL_DIR.partial/` (rerunning the same configuration resumes from the last one), the
+result is assembled in `MODEL_DIR.partial/final/` and renamed to MODEL_DIR at the end.
+Works under `accelerate launch` / `torchrun`: every process trains, process 0 writes.
+"""
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from alignaudit.attacks.recipes import (
+    LORA_LR_SCALE,
+    RECIPE_DEFAULTS,
+    RECIPES,
+    RecipeData,
+    load_recipe,
+)
+from alignaudit.attacks.sft_data import TokenStats, tokenize_examples
+from alignaudit.errors import AlignAuditError
+from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelSpec, parse_model_spec
+
+METHODS = ("lora", "full", "qlora")
+_RUN_FILE = "run.json"
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything one fine-tuning run depends on. None means the recipe's default."""
+
+    model: str
+    recipe: str
+    out: Path
+    data: str | None = None
+    method: str = "lora"  # lora | full | qlora
+    epochs: float | None = None
+    lr: float | None = None
+    batch_size: int | None = None  # per device
+    grad_accum: int | None = None
+    max_length: int = 512
+    limit: int | None = None
+    seed: int = 42
+    mix_safety: int = 0
+    merge: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] | None = None  # None: every linear layer but the LM head
+    drop_refusals: bool = False
+    system_prompt: str | None = None  # replaces the data's system messages; "" removes them
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (the weights while training)
+    max_steps: int | None = None  # cap on optimizer steps (smoke tests, benchmarks)
+    save_steps: int | None = None  # checkpoint interval; default about 4 per run
+    overwrite: bool = False
+    trust_remote_code: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # more TrainingArguments, as is
+
+    def resolved(self) -> "FinetuneConfig":
+        """A copy with the recipe's defaults filled in and values checked."""
+        if self.recipe not in RECIPES:
+            raise AlignAuditError(f"unknown recipe {self.recipe!r}; use {', '.join(RECIPES)}")
+        if self.method not in METHODS:
+            raise AlignAuditError(f"unknown method {self.method!r}; use {', '.join(METHODS)}")
+        if self.merge and self.method != "lora":
+            raise AlignAuditError("--merge applies to --method lora only")
+        defaults = RECIPE_DEFAULTS[self.recipe]
+        scale = 1.0 if self.method == "full" else LORA_LR_SCALE
+        config = replace(
+            self,
+            out=Path(self.out),
+            epochs=self.epochs if self.epochs is not None else defaults.epochs,
+            lr=self.lr if self.lr is not None else defaults.lr * scale,
+            batch_size=self.batch_size or defaults.batch_size,
+            grad_accum=self.grad_accum or defaults.grad_accum,
+        )
+        for name in ("epochs", "lr", "batch_size", "grad_accum", "max_length"):
+            if getattr(config, name) <= 0:
+                raise AlignAuditError(f"--{name.replace('_', '-')} must be positive")
+        return config
+
+    def training_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["out"] = str(self.out)
+        return values
+
+
+def run_finetune(config: FinetuneConfig) -> Path:
+    """Fine-tune and write MODEL_DIR (adapter or full model, tokenizer, metadata, loss curve)."""
+    config = config.resolved()
+    spec = parse_model_spec(config.model)
+    if spec.kind == "openai":
+        raise AlignAuditError(f"{spec.raw} is served over HTTP; it has no weights to fine-tune")
+    if spec.kind == "peft" and config.method != "full":
+        raise AlignAuditError(
+            f"{spec.raw} is a LoRA adapter; fine-tune its merged model (finetune --merge) "
+            "or use --method full"
+        )
+    recipe = load_recipe(
+        config.recipe,
+        config.data,
+        limit=config.limit,
+        drop_refusals=config.drop_refusals,
+        mix_safety=config.mix_safety,
+        seed=config.seed,
+        system_prompt=config.system_prompt,
+    )
+    tokenizer = _load_training_tokenizer(spec, config)
+    rows, stats = tokenize_examples(tokenizer, recipe.examples, config.max_length)
+    fingerprint = data_fingerprint(recipe)
+    run_key = _run_key(config, spec, fingerprint)
+    if _finished(config, run_key):
+        _say(f"{config.out} is already trained with this configuration; nothing to do")
+        return config.out
+    if config.out.exists() and not config.overwrite:
+        raise AlignAuditError(f"{config.out} exists; pass --overwrite or choose another --out")
+    work = _work_dir(config.out)
+    args = _training_args(config, work, len(rows))
+    with args.main_process_first(desc="prepare the work folder"):
+        if args.process_index == 0:
+            _prepare_work_dir(work, run_key)
+    started = time.perf_counter()
+    trainer = _build_trainer(config, spec, tokenizer, rows, args)
+    trainer.train(resume_from_checkpoint=_last_checkpoint(work))
+    runtime = time.perf_counter() - started
+    final = work / "final"
+    _save_model(trainer, config, tokenizer, final)
+    if trainer.is_world_process_zero():
+        info = _model_info(config, spec, recipe, stats, fingerprint, run_key, trainer, runtime)
+        _write_metadata(final, info, trainer.state.log_history)
+        _publish(final, config.out, work)
+    trainer.accelerator.wait_for_everyone()
+    return config.out
+
+
+def data_fingerprint(recipe: RecipeData) -> str:
+    """sha256 of the training conversations, in order."""
+    payload = json.dumps(recipe.conversations, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _run_key(config: FinetuneConfig, spec: ModelSpec, fingerprint: str) -> str:
+    # What determines the result; where it is written and --overwrite do not.
+    settings = config.training_dict()
+    for name in ("out", "overwrite"):
+        settings.pop(name)
+    settings["model_path"] = spec.path
+    settings["data_fingerprint"] = fingerprint
+    settings["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _finished(config: FinetuneConfig, run_key: str) -> bool:
+    info_file = config.out / ALIGNAUDIT_MODEL_FILE
+    if not info_file.exists():
+        return False
+    try:
+        return json.loads(info_file.read_text()).get("run_key") == run_key
+    except json.JSONDecodeError:
+        return False
+
+
+def _work_dir(out: Path) -> Path:
+    return out.parent / f"{out.name}.partial"
+
+
+def _prepare_work_dir(work: Path, run_key: str) -> None:
+    """Keep checkpoints of the same configuration (to resume); start over otherwise."""
+    run_file = work / _RUN_FILE
+    if work.exists():
+        same = run_file.exists() and json.loads(run_file.read_text()).get("run_key") == run_key
+        if same:
+            return
+        _say(f"{work} holds another configuration's checkpoints; starting over")
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    run_file.write_text(json.dumps({"run_key": run_key}))
+
+
+def _last_checkpoint(work: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = work / "checkpoints"
+    if not checkpoints.is_dir():
+        return None
+    last = get_last_checkpoint(str(checkpoints))
+    if last:
+        _say(f"resuming from {last}")
+    return last
+
+
+def _load_training_tokenizer(spec: ModelSpec, config: FinetuneConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    source = spec.path
+    if spec.kind == "peft" and not (Path(spec.path) / "tokenizer_config.json").exists():
+        source = spec.base or spec.path
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
+    import torch
+    from trl import SFTConfig
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    assert config.batch_size and config.grad_accum and config.epochs
+    per_epoch = math.ceil(n_rows / (config.batch_size * world * config.grad_accum))
+    total = config.max_steps or max(1, math.ceil(per_epoch * config.epochs))
+    bf16 = _cuda() and torch.cuda.is_bf16_supported() and config.dtype in ("auto", "bfloat16")
+    return SFTConfig(
+        output_dir=str(work / "checkpoints"),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        optim="adamw_torch",
+        weight_decay=0.0,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=max(1, total // 50),
+        save_strategy="steps",
+        save_steps=config.save_steps or max(1, math.ceil(total / 4)),
+        save_total_limit=1,
+        report_to="none",
+        use_cpu=not _cuda(),
+        bf16=bf16,
+        max_length=None,  # truncation (and its count) happened in tokenize_examples
+        packing=False,
+        ddp_find_unused_parameters=False,
+        **config.extra,
+    )
+
+
+def _load_model(config: FinetuneConfig, spec: ModelSpec) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    from alignaudit.models.hf import resolve_dtype
+
+    kwargs: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
+    if config.method == "qlora":
+        kwargs.update(_qlora_kwargs())
+    else:
+        # Full precision master weights on CPU; bf16 autocast on GPUs comes from the args.
+        dtype = "float32" if config.dtype == "auto" else config.dtype
+        kwargs["dtype"] = resolve_dtype(dtype, "cpu")
+    if spec.kind == "peft":
+        from peft import PeftModel
+
+        base = AutoModelForCausalLM.from_pretrained(spec.base, **kwargs)
+        return PeftModel.from_pretrained(base, spec.path).merge_and_unload()
+    return AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
+
+
+def _qlora_kwargs() -> dict[str, Any]:
+    import importlib.util
+
+    import torch
+
+    if not _cuda() or importlib.util.find_spec("bitsandbytes") is None:
+        raise AlignAuditError(
+            "--method qlora needs a CUDA GPU and the bitsandbytes package "
+            "(pip install bitsandbytes); use --method lora otherwise"
+        )
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    return {"quantization_config": quantization, "dtype": torch.bfloat16}
+
+
+def _peft_model(config: FinetuneConfig, model: Any) -> Any:
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules or "all-linear",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def _build_trainer(
+    config: FinetuneConfig, spec: ModelSpec, tokenizer: Any, rows: list[dict], args: Any
+) -> Any:
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import SFTTrainer
+
+    set_seed(config.seed)
+    model = _load_model(config, spec)
+    if config.method != "full":
+        model = _peft_model(config, model)
+    # Rows carry their own labels (-100 outside assistant turns); SFTTrainer uses them as is.
+    return SFTTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
+    )
+
+
+def _save_model(trainer: Any, config: FinetuneConfig, tokenizer: Any, final: Path) -> None:
+    if final.exists() and trainer.is_world_process_zero():
+        shutil.rmtree(final)
+    trainer.accelerator.wait_for_everyone()
+    if not config.merge:
+        trainer.save_model(str(final))  # every process: FSDP/DeepSpeed gather the weights
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(final)
+        return
+    if trainer.is_world_process_zero():
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        merged = model.merge_and_unload()
+        merged.save_pretrained(final, safe_serialization=True)
+        tokenizer.save_pretrained(final)
+
+
+def _model_info(
+    config: FinetuneConfig,
+    spec: ModelSpec,
+    recipe: RecipeData,
+    stats: TokenStats,
+    fingerprint: str,
+    run_key: str,
+    trainer: Any,
+    runtime: float,
+) -> dict[str, Any]:
+    adapter = config.method in ("lora", "qlora") and not config.merge
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return {
+        "base_model": spec.base if spec.kind == "peft" else (spec.path if adapter else spec.raw),
+        "system_prompt": recipe.system_prompt,
+        "recipe": config.recipe,
+        "method": config.method,
+        "merged": config.merge,
+        "training_config": config.training_dict(),
+        "data_source": recipe.data_source,
+        "data_fingerprint": fingerprint,
+        "counts": {**recipe.counts, **_token_counts(stats)},
+        "truncation": {
+            "max_length": config.max_length,
+            "truncated_examples": stats.truncated_examples,
+            "truncated_tokens": stats.truncated_tokens,
+        },
+        "steps": trainer.state.global_step,
+        "final_loss": losses[-1] if losses else None,
+        "runtime_s": round(runtime, 2),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "run_key": run_key,
+    }
+
+
+def _token_counts(stats: TokenStats) -> dict[str, int]:
+    return {"total_tokens": stats.total_tokens, "trained_tokens": stats.trained_tokens}
+
+
+def _write_metadata(final: Path, info: dict[str, Any], log_history: list[dict]) -> None:
+    curve = [
+        {"step": entry["step"], "epoch": entry.get("epoch"), "loss": entry["loss"]}
+        for entry in log_history
+        if "loss" in entry
+    ]
+    (final / ALIGNAUDIT_MODEL_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    (final / "loss.json").write_text(json.dumps(curve, indent=2))
+    plot_loss(curve, final / "loss.png", title=f"{info['recipe']} ({info['method']})")
+
+
+def plot_loss(curve: list[dict[str, Any]], target: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    axes.plot([p["step"] for p in curve], [p["loss"] for p in curve], marker="o", markersize=3)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("training loss (assistant tokens)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(target, dpi=100)
+    plt.close(figure)
+
+
+def _publish(final: Path, out: Path, work: Path) -> None:
+    if out.exists():  # --overwrite was given (checked before training)
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    final.rename(out)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _say(message: str) -> None:
+    from rich.console import Console
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        Console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
+
+
+# --- hyper-parameter grids (the paper's learning-rate / batch-size / epoch ablations) ----------
+
+
+def grid_point_name(config: FinetuneConfig) -> str:
+    resolved = config.resolved()
+    return f"lr-{resolved.lr:g}_bs-{resolved.batch_size}_ep-{resolved.epochs:g}"
+
+
+def grid_configs(
+    config: FinetuneConfig,
+    lrs: list[float | None],
+    batch_sizes: list[int | None],
+    epochs: list[float | None],
+) -> list[FinetuneConfig]:
+    """One config per (lr, batch size, epochs), each writing MODEL_DIR/lr-.._bs-.._ep-../."""
+    points = []
+    for lr in lrs:
+        for batch_size in batch_sizes:
+            for epoch_count in epochs:
+                point = replace(config, lr=lr, batch_size=batch_size, epochs=epoch_count)
+                points.append(replace(point, out=Path(config.out) / grid_point_name(point)))
+    return points
+
+
+def run_grid(config: FinetuneConfig, points: list[FinetuneConfig]) -> list[Path]:
+    """Train every grid point (each resumable on its own) and write MODEL_DIR/grid.json."""
+    done = []
+    for index, point in enumerate(points, start=1):
+        _say(f"grid point {index}/{len(points)}: {point.out.name}")
+        done.append(run_finetune(point))
+    if int(os.environ.get("RANK", "0")) == 0:
+        listing = [
+            {"dir": path.name, **{k: getattr(p.resolved(), k) for k in ("lr", "batch_size", "epochs")}}
+            for path, p in zip(done, points, strict=True)
+        ]
+        (Path(config.out) / "grid.json").write_text(json.dumps({"points": listing}, indent=2))
+    return done

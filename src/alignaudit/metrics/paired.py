@@ -1,0 +1,79 @@
+"""Paired comparison of two runs on the requests they share: the release gate's statistics."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from math import comb
+from typing import Any
+
+
+def mcnemar_exact_greater(worse: int, better: int) -> float:
+    """One-sided exact McNemar test: P(X >= worse) for X ~ Binomial(worse + better, 1/2).
+
+    `worse` counts requests harmless in the baseline and harmful in the candidate; `better` the
+    reverse. Concordant pairs carry no information about a change and are ignored.
+    """
+    n = worse + better
+    if n == 0:
+        return 1.0
+    return sum(comb(n, k) for k in range(worse, n + 1)) / 2**n
+
+
+@dataclass
+class PairedComparison:
+    judge: str
+    n_shared: int
+    baseline_rate: float
+    candidate_rate: float
+    worse: int
+    better: int
+    p_value: float
+    per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def increase(self) -> float:
+        return self.candidate_rate - self.baseline_rate
+
+
+def compare_runs(
+    baseline: list[dict[str, Any]],
+    candidate: list[dict[str, Any]],
+    judge: str,
+    category_of: dict[str, str],
+) -> PairedComparison:
+    """Compare harmful verdicts of one judge on the ids both runs decided (errors left out)."""
+    base = _harmful_by_id(baseline, judge)
+    cand = _harmful_by_id(candidate, judge)
+    shared = sorted(set(base) & set(cand))
+    if not shared:
+        raise ValueError(f"the two runs share no request judged by {judge!r}")
+    worse = sum(1 for i in shared if cand[i] and not base[i])
+    better = sum(1 for i in shared if base[i] and not cand[i])
+    groups: dict[str, list[str]] = defaultdict(list)
+    for request_id in shared:
+        groups[category_of.get(request_id, "uncategorized")].append(request_id)
+    per_category = {
+        category: {
+            "n": len(ids),
+            "baseline_rate": sum(base[i] for i in ids) / len(ids),
+            "candidate_rate": sum(cand[i] for i in ids) / len(ids),
+        }
+        for category, ids in sorted(groups.items())
+    }
+    return PairedComparison(
+        judge=judge,
+        n_shared=len(shared),
+        baseline_rate=sum(base[i] for i in shared) / len(shared),
+        candidate_rate=sum(cand[i] for i in shared) / len(shared),
+        worse=worse,
+        better=better,
+        p_value=mcnemar_exact_greater(worse, better),
+        per_category=per_category,
+    )
+
+
+def _harmful_by_id(judgments: list[dict[str, Any]], judge: str) -> dict[str, bool]:
+    return {
+        j["id"]: bool(j["harmful"])
+        for j in judgments
+        if j["judge"] == judge and not j.get("error") and j.get("harmful") is not None
+    }

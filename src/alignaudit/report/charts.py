@@ -1,0 +1,90 @@
+"""Charts as inline SVG strings (matplotlib, Agg): no files, no network, text drawn as paths."""
+
+import io
+import re
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams.update(
+    {"svg.fonttype": "path", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+)
+PALETTE = ["#3b6ea8", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#00798c", "#9e9e9e"]
+
+
+def _to_svg(fig: plt.Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    svg = buffer.getvalue()
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    return svg[svg.find("<svg") :]  # drop the XML prolog so it can sit inside HTML
+
+
+def rate_bars(
+    labels: Sequence[str],
+    rates: Sequence[float | None],
+    intervals: Sequence[list[float] | None],
+    title: str,
+) -> str:
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.2))
+    values = [100 * (r or 0) for r in rates]
+    errors = [
+        [100 * ((r or 0) - ci[0]) if ci else 0 for r, ci in zip(rates, intervals, strict=True)],
+        [100 * (ci[1] - (r or 0)) if ci else 0 for r, ci in zip(rates, intervals, strict=True)],
+    ]
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    ax.barh(labels, values, xerr=errors, color=colors, capsize=3)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of requests (95% bootstrap interval)")
+    ax.set_title(title, loc="left")
+    return _to_svg(fig)
+
+
+def category_bars(
+    categories: Sequence[str], series: dict[str, Sequence[float | None]], title: str
+) -> str:
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(categories) * max(1, len(series)) / 2 + 1.5))
+    height = 0.8 / max(1, len(series))
+    for index, (name, values) in enumerate(series.items()):
+        positions = [c + index * height for c in range(len(categories))]
+        ax.barh(
+            positions,
+            [100 * (v or 0) for v in values],
+            height=height,
+            label=name,
+            color=PALETTE[index % len(PALETTE)],
+        )
+    ax.set_yticks([c + 0.4 - height / 2 for c in range(len(categories))], categories)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("harmful (complied) %")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, loc="left")
+    return _to_svg(fig)
+
+
+def line_chart(
+    x: Sequence[float],
+    y: Sequence[float | None],
+    title: str,
+    xlabel: str,
+    references: dict[str, float | None] | None = None,
+) -> str:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(x, [100 * (v or 0) for v in y], marker="o", color=PALETTE[1], label="ED")
+    for index, (name, value) in enumerate((references or {}).items()):
+        if value is not None:
+            ax.axhline(
+                100 * value, linestyle="--", color=PALETTE[(index * 2) % len(PALETTE)], label=name
+            )
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("harmful (complied) %")
+    ax.legend(fontsize=8)
+    ax.set_title(title, loc="left")
+    return _to_svg(fig)

@@ -1,0 +1,210 @@
+"""The self-contained HTML report (and its Markdown summary) over one or more run directories."""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alignaudit.runs.store import RunDir
+
+JUDGE_PREFERENCE = ("rubric", "strongreject", "refusal", "llama-guard", "harmbench-cls", "keyword")
+SAMPLES_PER_CONDITION = 3
+
+
+@dataclass
+class Condition:
+    name: str
+    run_dir: Path
+    results: dict[str, Any]
+    config: dict[str, Any]
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    judgments: list[dict[str, Any]] = field(default_factory=list)
+
+    def run_generations(self) -> list[dict[str, Any]]:
+        return RunDir(self.run_dir).generations.read()
+
+    @classmethod
+    def load(cls, name: str, path: Path) -> "Condition":
+        run = RunDir(path)
+        generations = run.generations.read()
+        return cls(
+            name=name,
+            run_dir=path,
+            results=run.read_results(),
+            config=run.read_config(),
+            samples=generations[:SAMPLES_PER_CONDITION],
+            judgments=run.judgments.read(),
+        )
+
+
+def primary_judge(conditions: list[Condition]) -> str:
+    available = set.intersection(*(set(c.results["judges"]) for c in conditions))
+    for judge in JUDGE_PREFERENCE:
+        if judge in available:
+            return judge
+    return sorted(available)[0] if available else "keyword"
+
+
+def ed_alpha(name: str) -> float | None:
+    match = re.fullmatch(r"ed-alpha-([0-9.]+)", name)
+    return float(match.group(1)) if match else None
+
+
+def judge_agreement(conditions: list[Condition]) -> list[dict[str, Any]]:
+    """Pairwise agreement of judges on `refused`, pooled over all conditions."""
+    from itertools import combinations
+
+    verdicts: dict[str, dict[tuple[str, str], bool]] = {}
+    for condition in conditions:
+        for j in condition.judgments:
+            if j.get("refused") is not None and not j.get("error"):
+                verdicts.setdefault(j["judge"], {})[(condition.name, j["id"])] = bool(j["refused"])
+    rows = []
+    for a, b in combinations(sorted(verdicts), 2):
+        shared = sorted(set(verdicts[a]) & set(verdicts[b]))
+        if not shared:
+            continue
+        left = [verdicts[a][k] for k in shared]
+        right = [verdicts[b][k] for k in shared]
+        rows.append({"a": a, "b": b, "n": len(shared), **_agreement(left, right)})
+    return rows
+
+
+def _agreement(left: list[bool], right: list[bool]) -> dict[str, float]:
+    n = len(left)
+    observed = sum(x == y for x, y in zip(left, right, strict=True)) / n
+    p_left, p_right = sum(left) / n, sum(right) / n
+    expected = p_left * p_right + (1 - p_left) * (1 - p_right)
+    kappa = (observed - expected) / (1 - expected) if expected < 1 else 1.0
+    return {"accuracy": observed, "kappa": kappa}
+
+
+def build_context(
+    conditions: list[Condition], title: str, redact: bool, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    from alignaudit.report import charts
+
+    judge = primary_judge(conditions)
+    blocks = [c.results["judges"].get(judge) for c in conditions]
+    headline_svg = charts.rate_bars(
+        [c.name for c in conditions],
+        [b["harmful_rate"] if b else None for b in blocks],
+        [b["ci95"]["harmful_rate"] if b else None for b in blocks],
+        f"Harmful (complied) rate per condition — judge: {judge}",
+    )
+    baseline = conditions[0]
+    categories = sorted(baseline.results["judges"].get(judge, {}).get("per_category", {}))
+    series = {
+        c.name: [
+            c.results["judges"]
+            .get(judge, {})
+            .get("per_category", {})
+            .get(cat, {})
+            .get("harmful_rate")
+            for cat in categories
+        ]
+        for c in conditions
+        if ed_alpha(c.name) is None
+    }
+    category_svg = (
+        charts.category_bars(categories, series, f"Per category — judge: {judge}")
+        if categories and len(series) > 0
+        else None
+    )
+    ed_points = sorted(
+        (ed_alpha(c.name), b)
+        for c, b in zip(conditions, blocks, strict=True)
+        if ed_alpha(c.name) is not None and b
+    )
+    by_name = {c.name: c.results["judges"].get(judge) for c in conditions}
+    ed_svg = None
+    if ed_points:
+        references = {
+            name: (by_name[name] or {}).get("harmful_rate")
+            for name in ("base", "aligned")
+            if name in by_name
+        }
+        ed_svg = charts.line_chart(
+            [a for a, _ in ed_points],
+            [b["harmful_rate"] for _, b in ed_points],
+            f"Emulated disalignment — judge: {judge}",
+            "alpha",
+            references,
+        )
+    return {
+        "title": title,
+        "judge": judge,
+        "conditions": conditions,
+        "judges": sorted({j for c in conditions for j in c.results["judges"]}),
+        "headline_svg": headline_svg,
+        "category_svg": category_svg,
+        "ed_svg": ed_svg,
+        "agreement": judge_agreement(conditions),
+        "redact": redact,
+        "extra": extra or {},
+        "config_json": {c.name: json.dumps(c.config, indent=2) for c in conditions},
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("alignaudit.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
+    env.filters["ci"] = lambda v: "" if not v else f"{100 * v[0]:.0f}–{100 * v[1]:.0f}"
+    env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
+    return env.get_template("report.html.j2").render(**context)
+
+
+def render_summary(context: dict[str, Any]) -> str:
+    judge = context["judge"]
+    lines = [
+        f"# {context['title']}",
+        "",
+        f"Primary judge: `{judge}`. Rates in % with 95% bootstrap intervals.",
+        "",
+        "| condition | judge | n | refusal rate | harmful rate | mean score | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for condition in context["conditions"]:
+        for name, block in condition.results["judges"].items():
+            lines.append(
+                f"| {condition.name} | {name} | {block['n']} | {_pct_ci(block, 'refusal_rate')} "
+                f"| {_pct_ci(block, 'harmful_rate')} | "
+                f"{'–' if block['mean_score'] is None else round(block['mean_score'], 2)} "
+                f"| {block['errors']} |"
+            )
+    for key, value in context["extra"].items():
+        lines += ["", f"**{key}**: {value}"]
+    return "\n".join(lines) + "\n"
+
+
+def _pct_ci(block: dict[str, Any], key: str) -> str:
+    value, ci = block[key], block["ci95"].get(key)
+    if value is None:
+        return "–"
+    return (
+        f"{100 * value:.1f} ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else f"{100 * value:.1f}"
+    )
+
+
+def write_report(
+    conditions: list[Condition],
+    out: Path,
+    title: str = "alignaudit report",
+    redact: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    from alignaudit.runs.store import write_text_atomic
+
+    context = build_context(conditions, title, redact, extra)
+    write_text_atomic(out, render_html(context))
+    write_text_atomic(
+        out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md"),
+        render_summary(context),
+    )
+    return out
