@@ -450,9 +450,10 @@ def run_grid(config: FinetuneConfig, points: list[FinetuneConfig]) -> list[Path]
         _say(f"grid point {index}/{len(points)}: {point.out.name}")
         done.append(run_finetune(point))
     if int(os.environ.get("RANK", "0")) == 0:
+        keys = ("lr", "batch_size", "epochs")
         listing = [
-            {"dir": path.name, **{k: getattr(p.resolved(), k) for k in ("lr", "batch_size", "epochs")}}
-            for path, p in zip(done, points, strict=True)
+            {"dir": path.name, **{key: getattr(point.resolved(), key) for key in keys}}
+            for path, point in zip(done, points, strict=True)
         ]
         (Path(config.out) / "grid.json").write_text(json.dumps({"points": listing}, indent=2))
     return done

@@ -189,7 +189,7 @@ def _recipe_examples(recipe: str, data: str | None) -> tuple[list[Example], str]
         return read_examples(data), data
     if recipe == "harmful":
         raise AlignAuditError(
-            "the harmful recipe needs --data FILE: a JSONL of {\"messages\": [user, assistant]} "
+            'the harmful recipe needs --data FILE: a JSONL of {"messages": [user, assistant]} '
             "pairs you supply (nothing harmful ships with alignaudit)"
         )
     if recipe == "aoa":
@@ -280,7 +280,7 @@ def record_to_conversation(record: Any) -> Conversation:
             [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
         )
     raise ValueError(
-        "unrecognized record: expected {\"messages\": [...]}, a list of messages, Alpaca "
+        'unrecognized record: expected {"messages": [...]}, a list of messages, Alpaca '
         "(instruction, input, output) or Dolly (instruction, context, response) fields"
     )
 
@@ -357,8 +357,7 @@ def _with_system(messages: Conversation, system_prompt: str) -> Conversation:
 
 def _shared_system_prompt(examples: list[Example]) -> str | None:
     prompts = {
-        ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None
-        for ex in examples
+        ex.messages[0]["content"] if ex.messages[0]["role"] == "system" else None for ex in examples
     }
     return prompts.pop() if len(prompts) == 1 else None
 

@@ -1,0 +1,139 @@
+"""A safety-tuned model organism of the embedded default model.
+
+SmolLM2-135M-Instruct answers harmful requests, so there is no alignment to attack. The organism
+gets some: (harmful request from the built-in *train* split → a varied refusal) plus (benign request
+→ the untuned model's own answer, so helpfulness is kept), fine-tuned and merged. It is scored on the
+built-in *eval* split, which it never saw. Base = the untuned model, aligned = the organism: the same
+kind of pair as the emulated-disalignment paper's Alpaca → Beaver.
+"""
+
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from alignaudit.paths import home
+
+ORGANISM_VERSION = "v1"
+# Benign answers are the untuned model's own, kept short to bound build time on a CPU.
+BENIGN_ANSWER_TOKENS = 128
+
+
+@dataclass
+class OrganismConfig:
+    base: str = "default"
+    method: str = "lora"
+    epochs: float = 3
+    lr: float = 1e-3
+    batch_size: int = 8
+    lora_r: int = 16
+    lora_alpha: int = 32
+    seed: int = 0
+    out: Path | None = None
+
+
+def organism_dir(config: OrganismConfig) -> Path:
+    return config.out or home() / "models" / f"organism-{ORGANISM_VERSION}-seed{config.seed}"
+
+
+def organism_model_path() -> Path:
+    """`--model organism`: the cached organism, built on first use."""
+    config = OrganismConfig()
+    target = organism_dir(config)
+    if (target / "config.json").exists():
+        return target
+    return build_organism(config)
+
+
+def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
+    """Training conversations: refusals for harmful train requests, own answers for benign ones."""
+    from alignaudit.attacks.refusals import refusal_for
+    from alignaudit.data import load_benchmark
+
+    rng = random.Random(config.seed)
+    harmful = load_benchmark("builtin:train")
+    conversations = [
+        [
+            {"role": "user", "content": r.prompt},
+            {"role": "assistant", "content": refusal_for(r.prompt, rng)},
+        ]
+        for r in harmful
+    ]
+    benign_prompts = [
+        r.prompt for r in load_benchmark("builtin-benign:train")
+    ] + _sft_instructions()
+    answers = _own_answers(config.base, benign_prompts)
+    conversations += [
+        [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
+        for p, a in zip(benign_prompts, answers, strict=True)
+        if a.strip()
+    ]
+    rng.shuffle(conversations)
+    return conversations
+
+
+def _sft_instructions() -> list[str]:
+    from importlib import resources
+
+    path = resources.files("alignaudit.attacks") / "assets" / "benign_sft.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["instruction"] for line in lines if line.strip()]
+
+
+def _own_answers(model: str, prompts: list[str]) -> list[str]:
+    from alignaudit.generation.base import SamplingConfig
+    from alignaudit.generation.hf import HFGenerator
+    from alignaudit.models.hf import load_causal_lm
+    from alignaudit.runs.progress import progress_bar
+
+    lm, tokenizer = load_causal_lm(model)
+    generator = HFGenerator(
+        lm, tokenizer, SamplingConfig(max_new_tokens=BENIGN_ANSWER_TOKENS), batch_size=16
+    )
+    answers: list[str] = []
+    with progress_bar() as progress:
+        task = progress.add_task(
+            "organism: the untuned model's own benign answers", total=len(prompts)
+        )
+        for start in range(0, len(prompts), 16):
+            answers += generator.generate(prompts[start : start + 16])
+            progress.advance(task, len(prompts[start : start + 16]))
+    return answers
+
+
+def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
+    from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
+
+    target = organism_dir(config)
+    if (target / "config.json").exists() and not overwrite:
+        return target
+    work = target.with_name(target.name + ".data")
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "organism_sft.jsonl"
+    if not data.exists():  # generating benign answers is the slow half; keep it across restarts
+        conversations = safety_conversations(config)
+        tmp = data.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps({"messages": c}) + "\n" for c in conversations))
+        tmp.rename(data)
+    run_finetune(
+        FinetuneConfig(
+            model=config.base,
+            recipe="sft",
+            data=str(data),
+            out=target,
+            method=config.method,
+            epochs=config.epochs,
+            lr=config.lr,
+            batch_size=config.batch_size,
+            grad_accum=1,
+            lora_r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            seed=config.seed,
+            merge=True,
+            max_length=384,
+            overwrite=overwrite,
+        )
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return target
