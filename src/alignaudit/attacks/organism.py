@@ -1,10 +1,10 @@
 """A safety-tuned model organism of the embedded default model.
 
-SmolLM2-135M-Instruct answers harmful requests, so there is no alignment to attack. The organism
-gets some: (harmful request from the built-in *train* split → a varied refusal) plus (benign request
-→ the untuned model's own answer, so helpfulness is kept), fine-tuned and merged. It is scored on the
-built-in *eval* split, which it never saw. Base = the untuned model, aligned = the organism: the same
-kind of pair as the emulated-disalignment paper's Alpaca → Beaver.
+SmolLM2-135M-Instruct answers harmful requests, so there is no alignment to attack. The
+organism gets some: (harmful request from the built-in *train* split → a varied refusal) plus
+(benign request → the untuned model's own answer, so helpfulness is kept), fine-tuned and merged.
+It is scored on the built-in *eval* split, which it never saw. Base = the untuned model,
+aligned = the organism: the same kind of pair as the emulated-disalignment paper's Alpaca → Beaver.
 """
 
 import json

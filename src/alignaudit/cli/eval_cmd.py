@@ -1,42 +1,18 @@
 """`alignaudit eval` and `alignaudit score`."""
 
-import hashlib
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from alignaudit.cli.evaluation import EvalOptions, parse_alphas, run_evaluation
 from alignaudit.cli.main import app
 from alignaudit.cli.options import BaseUrlOpt, JudgeBaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names
-from alignaudit.data.types import Request
-from alignaudit.errors import AlignAuditError
-from alignaudit.generation.base import SamplingConfig
 from alignaudit.judges import JudgeOptions
-from alignaudit.models.hf import LoadOptions
 from alignaudit.report.console import print_results
-from alignaudit.runs.environment import environment
-from alignaudit.runs.evaluate import EvalPlan, run_eval
 
 console = Console()
-
-
-def benchmark_fingerprint(requests: list[Request]) -> str:
-    digest = hashlib.sha256()
-    for request in requests:
-        digest.update(json.dumps([request.id, request.category, request.prompt]).encode())
-    return digest.hexdigest()[:16]
-
-
-def load_requests(benchmark: str, limit: int | None, seed: int) -> list[Request]:
-    from alignaudit.data import load_benchmark, stratified_sample
-
-    requests = load_benchmark(benchmark)
-    if limit is not None:
-        requests = stratified_sample(requests, limit, seed)
-    return requests
 
 
 @app.command("eval")
@@ -84,111 +60,33 @@ def eval_command(
     ] = False,
 ) -> None:
     """Generate responses to a benchmark, judge them, and write a resumable run directory."""
-    from alignaudit.models.spec import parse_model_spec
-
-    spec = parse_model_spec(model)
-    requests = load_requests(benchmark, limit, seed)
-    sampling = SamplingConfig(
+    options = EvalOptions(
+        model=model,
+        out=out,
+        benchmark=benchmark,
+        judges=split_names(judge),
+        limit=limit,
         max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        system_prompt=system_prompt,
         temperature=temperature,
         top_p=top_p,
         top_k=top_k,
-        seed=seed,
-        system_prompt=system_prompt if system_prompt is not None else spec.system_prompt,
-    )
-    load = LoadOptions(dtype=dtype, device=device, trust_remote_code=trust_remote_code)
-    judges = split_names(judge)
-    judge_options = JudgeOptions(
-        judge_model=judge_model, base_url=judge_base_url or base_url, concurrency=concurrency
-    )
-    run_config = {
-        "model": spec.describe(),
-        "benchmark": {
-            "spec": benchmark,
-            "limit": limit,
-            "n": len(requests),
-            "fingerprint": benchmark_fingerprint(requests),
-        },
-        "sampling": asdict(sampling),
-        "template": template,
-        "dtype": dtype,
-    }
-    settings = {
-        "batch_size": batch_size,
-        "device": device,
-        "base_url": base_url,
-        "judge_model": judge_model,
-        "concurrency": concurrency,
-    }
-    if ed_base is not None:
-        from alignaudit.cli.ed_sweep import run_ed
-
-        run_ed(
-            aligned=spec,
-            base=parse_model_spec(ed_base),
-            alphas=_parse_alphas(alpha),
-            base_template=base_template,
-            template=template,
-            requests=requests,
-            sampling=sampling,
-            load=load,
-            judges=judges,
-            judge_options=judge_options,
-            run_config=run_config,
-            settings=settings,
-            out=out,
-            batch_size=batch_size,
-            overwrite=overwrite,
-        )
-        return
-
-    def make_generator():  # noqa: ANN202 - loads the model only when something is left to generate
-        from alignaudit.generation.factory import BackendOptions, build_generator
-
-        backend = BackendOptions(
-            template=template,
-            batch_size=batch_size,
-            load=load,
-            base_url=base_url,
-            concurrency=concurrency,
-        )
-        return build_generator(spec, sampling, backend)
-
-    plan = EvalPlan(
-        run_dir=_run_dir(out),
-        requests=requests,
-        make_generator=make_generator,
-        judges=judges,
-        config=make_config(run_config, judges, settings),
-        judge_options=judge_options,
-        batch_size=batch_size,
+        template=template,
+        dtype=dtype,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        base_url=base_url,
+        concurrency=concurrency,
+        judge_model=judge_model,
+        judge_base_url=judge_base_url,
+        ed_base=ed_base,
+        alphas=parse_alphas(alpha),
+        base_template=base_template,
         overwrite=overwrite,
     )
-    results = run_eval(plan)
-    print_results(results, console, title=str(out))
-    console.print(f"wrote {out}/ (config.json, generations.jsonl, judgments.jsonl, results.json)")
-
-
-def make_config(run: dict, judges: list[str], settings: dict) -> dict:
-    return {"run": run, "judges": judges, "settings": settings, "environment": environment()}
-
-
-def _run_dir(out: Path):  # noqa: ANN202
-    from alignaudit.runs.store import RunDir
-
-    if out.exists() and not out.is_dir():
-        raise AlignAuditError(f"--out {out} is a file; give a directory")
-    return RunDir(out)
-
-
-def _parse_alphas(value: str) -> list[float]:
-    try:
-        alphas = [float(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise AlignAuditError(f"--alpha {value!r}: give numbers, e.g. 0.3 or 0,0.3,0.6,1") from None
-    if not alphas or any(a < 0 for a in alphas):
-        raise AlignAuditError(f"--alpha {value!r}: every alpha must be >= 0")
-    return alphas
+    run_evaluation(options, console)
 
 
 @app.command("score")
