@@ -101,3 +101,106 @@ def gate_command(
         f"significance {significance})"
     )
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command("organism")
+def organism_command(
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write it (default: the cache).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="lora (merged afterwards) or full.")] = "lora",
+    epochs: Annotated[float, typer.Option()] = 3,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    seed: Annotated[int, typer.Option()] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Rebuild even if it exists.")] = False,
+) -> None:
+    """Safety-tune the embedded default model into a model organism that refuses."""
+    from alignaudit.attacks.organism import OrganismConfig, build_organism
+
+    config = OrganismConfig(method=method, epochs=epochs, lr=lr, seed=seed, out=out)
+    path = build_organism(config, overwrite=overwrite)
+    console.print(f"organism ready: {path} (use --model {out or 'organism'})")
+
+
+@app.command("audit")
+def audit_command(
+    out: Annotated[Path, typer.Option(help="Audit directory; rerunning resumes it.")],
+    model: Annotated[str, typer.Option(help="The aligned model to audit.")] = "organism",
+    base: Annotated[str, typer.Option(help="Its pre-alignment base (for ED and reference).")] = (
+        "default"
+    ),
+    conditions: Annotated[
+        str, typer.Option(help="Comma list of aligned, base, aoa, benign, harmful, ed.")
+    ] = ",".join(("aligned", "base", "aoa", "benign", "harmful", "ed")),
+    harmful_data: Annotated[
+        Path | None, typer.Option(help="JSONL of {messages: [user, assistant]} you supply.")
+    ] = None,
+    alpha: Annotated[str, typer.Option(help="ED alphas, comma-separated.")] = "0.5,1,2",
+    benchmark: Annotated[str, typer.Option()] = "builtin",
+    judge: Annotated[str, typer.Option(help="Judges; rubric is added with --judge-model.")] = (
+        "keyword,refusal"
+    ),
+    judge_model: Annotated[str | None, typer.Option(help="openai:NAME for the rubric.")] = None,
+    base_url: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(help="Stratified sample of N requests.")] = None,
+    max_new_tokens: Annotated[int, typer.Option()] = 64,
+    batch_size: Annotated[int, typer.Option()] = 16,
+    method: Annotated[str, typer.Option(help="Fine-tuning attacks: lora or full.")] = "lora",
+    aoa_epochs: Annotated[float | None, typer.Option()] = None,
+    benign_epochs: Annotated[float | None, typer.Option()] = None,
+    mix_safety: Annotated[
+        int, typer.Option(help="Also run attacks mixed with N safety pairs.")
+    ] = 0,
+    seed: Annotated[int, typer.Option()] = 0,
+    redact: Annotated[bool, typer.Option(help="Hide responses in the report.")] = False,
+) -> None:
+    """Baseline → fine-tuning attacks → emulated disalignment → report.html, summary.md."""
+    from alignaudit.cli.audit_plan import AuditOptions, run_audit
+    from alignaudit.cli.evaluation import parse_alphas
+    from alignaudit.cli.options import split_names
+
+    options = AuditOptions(
+        out=out,
+        model=model,
+        base=base,
+        conditions=split_names(conditions),
+        harmful_data=harmful_data,
+        alphas=parse_alphas(alpha),
+        benchmark=benchmark,
+        judges=split_names(judge),
+        judge_model=judge_model,
+        base_url=base_url,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        method=method,
+        aoa_epochs=aoa_epochs,
+        benign_epochs=benign_epochs,
+        mix_safety=mix_safety,
+        seed=seed,
+        redact=redact,
+    )
+    summary = run_audit(options, console)
+    _print_audit_table(summary)
+    console.print(
+        f"wrote {out}/report.html, summary.md, results.json "
+        f"({summary['timings_s']['total'] / 60:.1f} min)"
+    )
+
+
+def _print_audit_table(summary: dict) -> None:
+    from alignaudit.report.console import fmt_rate
+
+    table = Table(title="audit: refusal and harmful rates per condition", title_justify="left")
+    judges = sorted({j for block in summary["conditions"].values() for j in block})
+    table.add_column("condition")
+    for judge in judges:
+        table.add_column(f"{judge} refusal", justify="right")
+        table.add_column(f"{judge} harmful", justify="right")
+    for name, block in summary["conditions"].items():
+        cells = []
+        for judge in judges:
+            row = block.get(judge, {})
+            cells += [fmt_rate(row.get("refusal_rate")), fmt_rate(row.get("harmful_rate"))]
+        table.add_row(name, *cells)
+    console.print(table)

@@ -1,0 +1,165 @@
+"""The audit: baseline → fine-tuning attacks → emulated disalignment → report, resumable.
+
+Each condition is an ordinary run directory under AUDIT_DIR, and each attacked model an ordinary
+MODEL_DIR under AUDIT_DIR/models/, so a rerun after any interruption reuses what is finished.
+"""
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from alignaudit.cli.evaluation import EvalOptions, alpha_label, run_evaluation
+from alignaudit.errors import AlignAuditError
+from alignaudit.runs.store import write_json_atomic
+
+CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
+
+
+@dataclass
+class AuditOptions:
+    out: Path
+    model: str = "organism"
+    base: str = "default"
+    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
+    harmful_data: Path | None = None
+    alphas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    ed_base_template: str = "chat"  # an instruct base: both models see the same chat prompt
+    benchmark: str = "builtin"
+    judges: list[str] = field(default_factory=lambda: ["keyword", "refusal"])
+    judge_model: str | None = None
+    base_url: str | None = None
+    limit: int | None = None
+    max_new_tokens: int = 64
+    batch_size: int = 16
+    method: str = "lora"
+    aoa_epochs: float | None = None
+    benign_epochs: float | None = None
+    mix_safety: int = 0
+    seed: int = 0
+    redact: bool = False
+
+
+def condition_names(options: AuditOptions) -> list[str]:
+    """Condition names in report order, as CONTRACT.md spells them."""
+    unknown = set(options.conditions) - set(CONDITIONS)
+    if unknown:
+        raise AlignAuditError(
+            f"unknown condition(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(CONDITIONS)}"
+        )
+    names = []
+    for condition in CONDITIONS:
+        if condition not in options.conditions:
+            continue
+        if condition == "harmful" and options.harmful_data is None:
+            continue
+        if condition == "ed":
+            names += [f"ed-alpha-{alpha_label(a)}" for a in options.alphas]
+            continue
+        names.append(condition)
+        if options.mix_safety and condition in ("aoa", "benign", "harmful"):
+            names.append(f"{condition}+mix-safety-{options.mix_safety}")
+    return names
+
+
+def run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
+    started = time.perf_counter()
+    options.out.mkdir(parents=True, exist_ok=True)
+    if options.judge_model and "rubric" not in options.judges:
+        options = replace(options, judges=[*options.judges, "rubric"])
+    timings: dict[str, float] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for name in condition_names(options):
+        console.rule(f"[bold]condition: {name}")
+        tick = time.perf_counter()
+        results[name] = _run_condition(name, options, console)
+        timings[name] = round(time.perf_counter() - tick, 1)
+    summary = {
+        "conditions": {name: r["judges"] for name, r in results.items()},
+        "n": {name: r["n"] for name, r in results.items()},
+        "models": {"aligned": options.model, "base": options.base},
+        "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
+        "options": _jsonable(options),
+    }
+    write_json_atomic(options.out / "results.json", summary)
+    _write_audit_report(options, list(results), summary)
+    return summary
+
+
+def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[str, Any]:
+    evaluation = EvalOptions(
+        model=options.model,
+        out=options.out / name,
+        benchmark=options.benchmark,
+        judges=options.judges,
+        limit=options.limit,
+        max_new_tokens=options.max_new_tokens,
+        batch_size=options.batch_size,
+        seed=options.seed,
+        judge_model=options.judge_model,
+        base_url=options.base_url,
+    )
+    if name == "base":
+        return run_evaluation(replace(evaluation, model=options.base), console)
+    if name.startswith("ed-alpha-"):
+        alpha = float(name.removeprefix("ed-alpha-"))
+        return run_evaluation(
+            replace(
+                evaluation,
+                ed_base=options.base,
+                alphas=[alpha],
+                base_template=options.ed_base_template,
+            ),
+            console,
+        )
+    if name != "aligned":
+        evaluation = replace(evaluation, model=str(_attacked_model(name, options)))
+    return run_evaluation(evaluation, console)
+
+
+def _attacked_model(name: str, options: AuditOptions) -> Path:
+    from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
+    from alignaudit.models.spec import parse_model_spec
+
+    recipe, _, mix = name.partition("+mix-safety-")
+    epochs = {"aoa": options.aoa_epochs, "benign": options.benign_epochs}.get(recipe)
+    target = options.out / "models" / name
+    config = FinetuneConfig(
+        model=parse_model_spec(options.model).path,
+        recipe=recipe,
+        out=target,
+        data=str(options.harmful_data) if recipe == "harmful" else None,
+        method=options.method,
+        epochs=epochs,
+        seed=options.seed,
+        mix_safety=int(mix or 0),
+    )
+    return run_finetune(config)
+
+
+def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) -> None:
+    from alignaudit.report.html import Condition, write_report
+
+    conditions = [Condition.load(name, options.out / name) for name in names]
+    extra = {
+        "aligned model": options.model,
+        "base model": options.base,
+        "benchmark": options.benchmark + (f" (limit {options.limit})" if options.limit else ""),
+        "time": f"{summary['timings_s']['total'] / 60:.1f} min",
+    }
+    write_report(
+        conditions,
+        options.out / "report.html",
+        title="alignaudit: audit",
+        redact=options.redact,
+        extra=extra,
+    )
+
+
+def _jsonable(options: AuditOptions) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
