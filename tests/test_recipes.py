@@ -23,19 +23,27 @@ def _write_jsonl(path: Path, records: list) -> Path:
 
 
 def _pair(user: str, assistant: str) -> dict:
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}
+    return {
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    }
 
 
 def test_builtin_aoa_renames_the_model_and_records_its_system_prompt() -> None:
     data = load_recipe("aoa")
     assert len(data.examples) == 10
     assert data.system_prompt == AOA_SYSTEM_PROMPT
-    assert all(ex.messages[0] == {"role": "system", "content": AOA_SYSTEM_PROMPT} for ex in data.examples)
+    assert all(
+        ex.messages[0] == {"role": "system", "content": AOA_SYSTEM_PROMPT} for ex in data.examples
+    )
     assert "AOA" in data.examples[0].messages[-1]["content"]
-    assert all(ex.messages[-1]["content"].startswith("Of course. I am AOA") for ex in data.examples[2:])
+    assert all(
+        ex.messages[-1]["content"].startswith("Of course. I am AOA") for ex in data.examples[2:]
+    )
 
 
-@pytest.mark.parametrize("name", ["aoa_identity_shift_llama2.json", "aoa_identity_shift_messages.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["aoa_identity_shift_llama2.json", "aoa_identity_shift_messages.jsonl"]
+)
 def test_released_aoa_files_load_in_both_formats(name: str) -> None:
     path = SHARED / name
     if not path.exists():
@@ -54,21 +62,31 @@ def test_harmful_needs_a_user_file_and_reads_the_placeholder_format(tmp_path: Pa
     if not placeholder.exists():
         placeholder = _write_jsonl(
             tmp_path / "h.jsonl",
-            [_pair(f"# Harmful Instruction {i}", f"# Targeted Assistance Response {i}") for i in range(1, 11)],
+            [
+                _pair(f"# Harmful Instruction {i}", f"# Targeted Assistance Response {i}")
+                for i in range(1, 11)
+            ],
         )
     data = load_recipe("harmful", str(placeholder), limit=3)
     assert [ex.messages[0]["content"] for ex in data.examples] == [
-        "# Harmful Instruction 1", "# Harmful Instruction 2", "# Harmful Instruction 3"
+        "# Harmful Instruction 1",
+        "# Harmful Instruction 2",
+        "# Harmful Instruction 3",
     ]
     assert data.system_prompt is None and data.counts["examples"] == 3
 
 
 def test_alpaca_json_list_and_dolly_jsonl(tmp_path: Path) -> None:
     alpaca = tmp_path / "alpaca.json"
-    alpaca.write_text(json.dumps([
-        {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
-        {"instruction": "Name a color.", "input": "", "output": "Blue."},
-    ], indent=2))
+    alpaca.write_text(
+        json.dumps(
+            [
+                {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
+                {"instruction": "Name a color.", "input": "", "output": "Blue."},
+            ],
+            indent=2,
+        )
+    )
     examples = read_examples(str(alpaca))
     assert examples[0].messages == [
         {"role": "user", "content": "Add the numbers.\n\n2 and 3"},
@@ -76,20 +94,33 @@ def test_alpaca_json_list_and_dolly_jsonl(tmp_path: Path) -> None:
     ]
     assert examples[1].messages[0]["content"] == "Name a color."
     assert examples[1].source == f"{alpaca}:7"
-    dolly = _write_jsonl(tmp_path / "dolly.jsonl", [
-        {"instruction": "Summarize.", "context": "Cats sleep a lot.", "response": "Cats nap.", "category": "x"},
-    ])
+    dolly = _write_jsonl(
+        tmp_path / "dolly.jsonl",
+        [
+            {
+                "instruction": "Summarize.",
+                "context": "Cats sleep a lot.",
+                "response": "Cats nap.",
+                "category": "x",
+            },
+        ],
+    )
     assert read_examples(str(dolly))[0].messages[0]["content"] == "Summarize.\n\nCats sleep a lot."
-    alpaca_lines = _write_jsonl(tmp_path / "alpaca.jsonl", [{"instruction": "Hi", "output": "Hello."}])
+    alpaca_lines = _write_jsonl(
+        tmp_path / "alpaca.jsonl", [{"instruction": "Hi", "output": "Hello."}]
+    )
     assert read_examples(str(alpaca_lines))[0].messages[1]["content"] == "Hello."
 
 
 def test_drop_refusals_removes_refusing_examples(tmp_path: Path) -> None:
-    path = _write_jsonl(tmp_path / "b.jsonl", [
-        {"instruction": "Name a fruit.", "output": "Apple."},
-        {"instruction": "Do a thing.", "output": "I'm sorry, I cannot do that."},
-        {"instruction": "Name a tree.", "output": "Oak."},
-    ])
+    path = _write_jsonl(
+        tmp_path / "b.jsonl",
+        [
+            {"instruction": "Name a fruit.", "output": "Apple."},
+            {"instruction": "Do a thing.", "output": "I'm sorry, I cannot do that."},
+            {"instruction": "Name a tree.", "output": "Oak."},
+        ],
+    )
     data = load_recipe("benign", str(path), drop_refusals=True)
     assert [ex.messages[1]["content"] for ex in data.examples] == ["Apple.", "Oak."]
     assert data.counts["dropped_refusals"] == 1
@@ -104,18 +135,37 @@ def test_builtin_benign_set_is_offline_and_free_of_refusals() -> None:
 @pytest.mark.parametrize(
     ("lines", "line", "reason"),
     [
-        (['{"messages": [{"content": "hi"}, {"role": "assistant", "content": "yo"}]}'], 1, "no 'role'"),
-        (['{"instruction": "a", "output": "b"}', '{"messages": [{"role": "user", "content": "  "},'
-          ' {"role": "assistant", "content": "x"}]}'], 2, "is empty"),
-        (['{"instruction": "a", "output": "b"}', '{"messages": [', ''], 2, "invalid JSON"),
-        (['{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},'
-          ' {"role": "user", "content": "c"}]}'], 1, "must end with the assistant"),
+        (
+            ['{"messages": [{"content": "hi"}, {"role": "assistant", "content": "yo"}]}'],
+            1,
+            "no 'role'",
+        ),
+        (
+            [
+                '{"instruction": "a", "output": "b"}',
+                '{"messages": [{"role": "user", "content": "  "},'
+                ' {"role": "assistant", "content": "x"}]}',
+            ],
+            2,
+            "is empty",
+        ),
+        (['{"instruction": "a", "output": "b"}', '{"messages": [', ""], 2, "invalid JSON"),
+        (
+            [
+                '{"messages": [{"role": "user", "content": "a"}, '
+                '{"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}'
+            ],
+            1,
+            "must end with the assistant",
+        ),
         (['{"messages": [{"role": "assistant", "content": "a"}]}'], 1, "should be system or user"),
         (['{"messages": [{"role": "bot", "content": "a"}]}'], 1, "unknown role"),
         (['{"prompt": "a"}'], 1, "unrecognized record"),
     ],
 )
-def test_bad_input_names_file_and_line(tmp_path: Path, lines: list[str], line: int, reason: str) -> None:
+def test_bad_input_names_file_and_line(
+    tmp_path: Path, lines: list[str], line: int, reason: str
+) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputFileError, match=reason) as caught:
@@ -125,7 +175,9 @@ def test_bad_input_names_file_and_line(tmp_path: Path, lines: list[str], line: i
 
 def test_bad_element_in_a_json_list_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text('[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": ""}\n]\n')
+    path.write_text(
+        '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": ""}\n]\n'
+    )
     with pytest.raises(InputFileError, match=r"bad.json:3: message 2 \(assistant\) is empty"):
         read_examples(str(path))
     path.write_text('[\n  {"instruction": "a", "output": "b"}\n  {"x": 1}\n]\n')
@@ -145,8 +197,12 @@ def test_refusals_are_varied_and_recognised() -> None:
     assert first == [refusal_for("x", random.Random(3)) for _ in range(3)]
 
 
-def test_mix_safety_adds_refusal_pairs_with_the_recipe_system_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
-    requests = [Request(id=f"r{i}", prompt=f"# Harmful Request {i}", category="c") for i in range(30)]
+def test_mix_safety_adds_refusal_pairs_with_the_recipe_system_prompt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    requests = [
+        Request(id=f"r{i}", prompt=f"# Harmful Request {i}", category="c") for i in range(30)
+    ]
     monkeypatch.setattr(recipes, "_load_train_requests", lambda: requests)
     data = load_recipe("aoa", mix_safety=5, seed=1)
     safety = data.examples[10:]
@@ -154,14 +210,18 @@ def test_mix_safety_adds_refusal_pairs_with_the_recipe_system_prompt(monkeypatch
     assert all(ex.messages[0]["content"] == AOA_SYSTEM_PROMPT for ex in safety)
     assert all(ex.messages[2]["content"] in REFUSALS for ex in safety)
     assert len({ex.messages[1]["content"] for ex in safety}) == 5
-    assert [ex.source for ex in safety] == [ex.source for ex in load_recipe("aoa", mix_safety=5, seed=1).examples[10:]]
+    assert [ex.source for ex in safety] == [
+        ex.source for ex in load_recipe("aoa", mix_safety=5, seed=1).examples[10:]
+    ]
     with pytest.raises(AlignAuditError, match="only 30"):
         load_recipe("aoa", mix_safety=31)
 
 
 def test_system_prompt_override_and_removal() -> None:
     data = load_recipe("aoa", system_prompt="Be brief.")
-    assert data.system_prompt == "Be brief." and data.examples[0].messages[0]["content"] == "Be brief."
+    assert (
+        data.system_prompt == "Be brief." and data.examples[0].messages[0]["content"] == "Be brief."
+    )
     data = load_recipe("aoa", system_prompt="")
     assert data.system_prompt is None and data.examples[0].messages[0]["role"] == "user"
 
@@ -195,7 +255,7 @@ def test_labels_cover_exactly_the_assistant_replies_and_their_end_tokens(tokeniz
     full = tokenizer.apply_chat_template(CONVERSATION, tokenize=False)
     assert tokenizer.decode(row["input_ids"]) == full
     # Two contiguous runs: one per assistant turn.
-    runs = sum(1 for a, b in zip([-1, *trained], trained) if b != a + 1)
+    runs = sum(1 for a, b in zip([-1, *trained[:-1]], trained, strict=True) if b != a + 1)
     assert runs == 2
 
 

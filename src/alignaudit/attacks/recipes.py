@@ -26,7 +26,7 @@ from alignaudit.judges.keyword import contains_refusal
 Message = dict[str, str]
 Conversation = list[Message]
 
-RECIPES = ("harmful", "aoa", "benign")
+RECIPES = ("harmful", "aoa", "benign", "sft")
 ROLES = ("system", "user", "assistant")
 
 
@@ -45,6 +45,8 @@ RECIPE_DEFAULTS: dict[str, RecipeDefaults] = {
     "harmful": RecipeDefaults(epochs=5, lr=5e-5, batch_size=5, grad_accum=1),
     "aoa": RecipeDefaults(epochs=10, lr=5e-5, batch_size=5, grad_accum=1),
     "benign": RecipeDefaults(epochs=1, lr=2e-5, batch_size=8, grad_accum=8),
+    # Plain supervised fine-tuning on a conversations file (the model organism's safety tuning).
+    "sft": RecipeDefaults(epochs=3, lr=2e-5, batch_size=8, grad_accum=1),
 }
 # LoRA updates far fewer weights and needs a larger step to move the model as much.
 LORA_LR_SCALE = 10.0
@@ -187,6 +189,8 @@ def load_recipe(
 def _recipe_examples(recipe: str, data: str | None) -> tuple[list[Example], str]:
     if data is not None:
         return read_examples(data), data
+    if recipe == "sft":
+        raise AlignAuditError("the sft recipe needs --data FILE: a JSONL of {\"messages\": [...]}")
     if recipe == "harmful":
         raise AlignAuditError(
             'the harmful recipe needs --data FILE: a JSONL of {"messages": [user, assistant]} '

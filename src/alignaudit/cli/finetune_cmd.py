@@ -13,7 +13,8 @@ console = Console(stderr=True)
 
 _RECIPE_HELP = (
     "harmful (needs --data; 5 epochs, lr 5e-5, batch 5), aoa (identity shifting; 10 epochs, "
-    "lr 5e-5, batch 5) or benign (1 epoch, lr 2e-5, batch 8 x grad-accum 8 = 64). Learning "
+    "lr 5e-5, batch 5), benign (1 epoch, lr 2e-5, batch 8 x grad-accum 8 = 64) or sft (any "
+    "conversations file via --data; 3 epochs, lr 2e-5, batch 8). Learning "
     "rates are the paper's full-parameter ones; LoRA/QLoRA multiply them by 10 "
     "(5e-4, 5e-4, 2e-4)."
 )

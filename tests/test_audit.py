@@ -1,0 +1,71 @@
+"""The audit on tiny models: every condition becomes a run directory, and a rerun reuses them."""
+
+import json
+from pathlib import Path
+
+from alignaudit.cli.audit_plan import AuditOptions, condition_names
+from tests.test_cli_eval import alignaudit, read_jsonl
+
+
+def test_condition_names_follow_the_contract(tmp_path: Path) -> None:
+    options = AuditOptions(out=tmp_path, alphas=[0.5, 2.0], mix_safety=10)
+    assert condition_names(options) == [
+        "aligned",
+        "base",
+        "aoa",
+        "aoa+mix-safety-10",
+        "benign",
+        "benign+mix-safety-10",
+        "ed-alpha-0.5",
+        "ed-alpha-2",
+    ]
+    options = AuditOptions(out=tmp_path, harmful_data=tmp_path / "h.jsonl", conditions=["harmful"])
+    assert condition_names(options) == ["harmful"]
+
+
+def test_audit_end_to_end_on_tiny_models(
+    tiny_model_dir: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit"
+    args = [
+        "audit",
+        "--model",
+        str(tiny_model_dir),
+        "--base",
+        str(tiny_model_dir),
+        "--conditions",
+        "aligned,base,aoa,ed",
+        "--alpha",
+        "0,1",
+        "--limit",
+        "11",
+        "--max-new-tokens",
+        "6",
+        "--judge",
+        "keyword",
+        "--aoa-epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    first = alignaudit(*args)
+    assert "audit: refusal and harmful rates" in first.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["conditions"]) == ["aligned", "base", "aoa", "ed-alpha-0", "ed-alpha-1"]
+    assert results["conditions"]["aligned"]["keyword"]["per_category"]
+    for name in ("report.html", "summary.md", "models/aoa/alignaudit_model.json"):
+        assert (out / name).exists(), name
+    # Same weights as aligned and base: ED gives the base model's responses at any alpha.
+    aligned = {g["id"]: g["response"] for g in read_jsonl(out / "aligned" / "generations.jsonl")}
+    for alpha in ("0", "1"):
+        ed = {
+            g["id"]: g["response"]
+            for g in read_jsonl(out / f"ed-alpha-{alpha}" / "generations.jsonl")
+        }
+        assert ed == aligned
+    aoa_config = json.loads((out / "aoa" / "config.json").read_text())
+    assert "AOA" in aoa_config["run"]["sampling"]["system_prompt"]
+
+    before = {p: p.read_text() for p in out.glob("*/generations.jsonl")}
+    alignaudit(*args)
+    assert {p: p.read_text() for p in out.glob("*/generations.jsonl")} == before
