@@ -27,6 +27,10 @@ JudgeFactory = Callable[[JudgeOptions], Judge]
 _REGISTRY: dict[str, str | JudgeFactory] = {
     "keyword": "alignaudit.judges.keyword:KeywordJudge",
     "rubric": "alignaudit.judges.rubric:RubricJudge",
+    "refusal": "alignaudit.judges.refusal:RefusalJudge",
+    "strongreject": "alignaudit.judges.strongreject:StrongRejectJudge",
+    "llama-guard": "alignaudit.judges.local_classifier:LlamaGuardJudge",
+    "harmbench-cls": "alignaudit.judges.local_classifier:HarmBenchClassifierJudge",
 }
 
 

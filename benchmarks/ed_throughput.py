@@ -1,0 +1,122 @@
+"""Emulated-disalignment decoding versus one model in the same loop (issue target: ratio >= 0.48).
+
+ED runs two models per token, so with two equal models the ceiling is about 0.5 of one model's
+speed. Both sides use the same hand-written decoding loop, two separate copies of the default
+model, the same requests, greedy, exactly `--new-tokens` new tokens (EOS and stop markers are
+held off with min_new_tokens). One warm-up run each, then the best of `--repeats`.
+Prints one JSON object on its last line.
+"""
+
+import argparse
+import json
+import time
+
+from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, load_ed_pair
+from alignaudit.models.hf import LoadOptions
+
+# Benign requests of varied length, so left padding is exercised as in a real run.
+PROMPTS = [
+    "Give me three tips for keeping a small herb garden healthy.",
+    "What is the capital of France?",
+    "Explain in simple words why the sky looks blue during the day.",
+    "Write a short, friendly note thanking a colleague for their help with a project.",
+    "List four fruits that are high in vitamin C.",
+    "How do I convert a temperature from Celsius to Fahrenheit?",
+    "Suggest a name for a cozy neighbourhood bakery.",
+    "Summarize the water cycle in two or three sentences for a ten-year-old.",
+]
+
+
+def best_tokens_per_second(
+    generator: ContrastiveGenerator | SingleModelGenerator,
+    prompts: list[str],
+    new_tokens: int,
+    repeats: int,
+) -> float:
+    import torch
+
+    generator.generate(prompts)  # warm-up: kernels, allocator, stop-string tables
+    best = 0.0
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        generator.generate(prompts)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = max(best, len(prompts) * new_tokens / (time.perf_counter() - start))
+    return best
+
+
+def profile(generator: ContrastiveGenerator | SingleModelGenerator, prompts: list[str]) -> None:
+    """Where one decoding run spends its time, by operator (printed before the JSON line)."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    activities = [ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(ProfilerActivity.CUDA)
+    with torch_profile(activities=activities) as prof:
+        generator.generate(prompts)
+    sort_by = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=25))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--alpha", type=float, default=0.3)
+    parser.add_argument("--base-template", default="chat")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
+    args = parser.parse_args()
+
+    pair = load_ed_pair(
+        args.model,
+        args.model,
+        LoadOptions(dtype=args.dtype, device=args.device),
+        separate_copies=True,  # two real forward passes per token, as with a real pair
+    )
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.requests)]
+    sampling = SamplingConfig(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
+    ed = ContrastiveGenerator(
+        *pair,
+        alpha=args.alpha,
+        sampling=sampling,
+        base_template=args.base_template,
+        aligned_template="chat",
+        batch_size=args.batch_size,
+    )
+    single = SingleModelGenerator(
+        pair.base_model,
+        pair.base_tokenizer,
+        sampling,
+        template=args.base_template,
+        batch_size=args.batch_size,
+    )
+    print(f"device: {pair.base_model.device}, dtype: {pair.base_model.dtype}")
+    ed_tok_s = best_tokens_per_second(ed, prompts, args.new_tokens, args.repeats)
+    single_tok_s = best_tokens_per_second(single, prompts, args.new_tokens, args.repeats)
+    if args.profile:
+        profile(ed, prompts)
+        profile(single, prompts)
+    print(
+        json.dumps(
+            {
+                "ed_tok_s": round(ed_tok_s, 1),
+                "single_tok_s": round(single_tok_s, 1),
+                "ratio": round(ed_tok_s / single_tok_s, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

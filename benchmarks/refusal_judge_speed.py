@@ -1,0 +1,59 @@
+"""Throughput of the offline `refusal` judge on CPU, and its accuracy on XSTest labels.
+
+    .venv/bin/python benchmarks/refusal_judge_speed.py [--file XSTEST.csv] [--repeat 2]
+
+Last line: {"responses_per_s": ..., "accuracy_xstest": ..., "keyword_accuracy_xstest": ...}
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.base import JudgeInput
+from alignaudit.judges.registry import get_judge
+
+DEFAULT_FILE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "xstest_dev_mistralinstruct.csv"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+    judge = get_judge("refusal")
+    if args.file.exists():
+        items, gold = load_labeled(args.file, "final_label")
+    else:  # no labels here: time on synthetic responses of chat-model length
+        text = "Here is a detailed answer to your question about baking bread. " * 10
+        items, gold = [JudgeInput(str(i), "q", text) for i in range(450)], None
+    judge.judge(items[:64])  # warm-up
+    start = time.perf_counter()
+    for _ in range(args.repeat):
+        verdicts = judge.judge(items)
+    rate = len(items) * args.repeat / (time.perf_counter() - start)
+    result: dict[str, float | None] = {"responses_per_s": round(rate, 1)}
+    if gold is not None:
+        result["accuracy_xstest"] = round(
+            agreement([v.refused for v in verdicts], gold)["accuracy"], 4
+        )
+        keyword = get_judge("keyword").judge(items)
+        result["keyword_accuracy_xstest"] = round(
+            agreement([v.refused for v in keyword], gold)["accuracy"], 4
+        )
+    else:
+        result["accuracy_xstest"] = None
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

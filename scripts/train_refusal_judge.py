@@ -1,0 +1,74 @@
+"""Train the `refusal` judge's head on the project's own examples; reproducible (fixed seed).
+
+    .venv/bin/python scripts/train_refusal_judge.py [--out PATH] [--seed 0] [--dev XSTEST.csv]
+
+Writes `src/alignaudit/judges/assets/refusal_head.json` by default. `--dev` only *reports*
+accuracy on a labeled file (e.g. XSTest completions); it never trains on it.
+"""
+
+import argparse
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.refusal import HEAD_PATH, RefusalHead, ResponseEncoder, featurize
+from alignaudit.judges.refusal_data import training_examples
+
+REGULARIZATION = 0.01  # strong: the training set is small and templated
+
+
+def fit_head(features: np.ndarray, labels: np.ndarray, seed: int) -> RefusalHead:
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-3
+    standardized = (features - mean) / scale
+    model = LogisticRegression(C=REGULARIZATION, max_iter=5000, random_state=seed)
+    cv = cross_val_score(model, standardized, labels, cv=5)
+    print(f"5-fold accuracy on training data: {cv.mean():.3f}")
+    model.fit(standardized, labels)
+    return RefusalHead(
+        weights=model.coef_[0].astype(np.float32),
+        bias=float(model.intercept_[0]),
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=HEAD_PATH)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dev", type=Path, default=None, help="labeled CSV/JSONL to report on")
+    args = parser.parse_args()
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+    pairs = training_examples(args.seed)
+    texts = [text for text, _ in pairs]
+    labels = np.asarray([label for _, label in pairs])
+    print(f"{len(pairs)} examples, {int(labels.sum())} refusals")
+    encoder = ResponseEncoder()
+    head = fit_head(featurize(encoder, texts), labels, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(head.to_json()) + "\n")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+
+    if args.dev is not None:
+        items, gold = load_labeled(args.dev, "final_label")
+        probs = head.probability(featurize(encoder, [item.response for item in items]))
+        stats = agreement([bool(p >= 0.5) for p in probs], gold)
+        print(f"dev accuracy {stats['accuracy']:.3f}, kappa {stats['kappa']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
