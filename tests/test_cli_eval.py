@@ -46,7 +46,7 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
         "--benchmark",
         str(benchmark_file),
         "--judge",
-        "keyword",
+        "keyword,refusal",
         "--max-new-tokens",
         "8",
         "--batch-size",
@@ -60,7 +60,8 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     judgments = read_jsonl(out / "judgments.jsonl")
     assert sorted(g["id"] for g in generations) == [f"r{i}" for i in range(6)]
     assert set(generations[0]) >= {"id", "category", "prompt", "response"}
-    assert [(j["id"], j["judge"]) for j in judgments] == [(g["id"], "keyword") for g in generations]
+    pairs = [(j["id"], j["judge"]) for j in judgments]
+    assert sorted(pairs) == sorted((g["id"], k) for g in generations for k in ("keyword", "refusal"))
     assert set(judgments[0]) >= {"id", "judge", "refused", "harmful", "score", "error"}
     results = json.loads((out / "results.json").read_text())
     assert results["n"] == 6
@@ -74,6 +75,8 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
         "per_category",
     }
     assert set(block["per_category"]) == {"alpha", "beta"}
+    assert results["agreement"][0]["a"] == "keyword" and results["agreement"][0]["n"] == 6
+    assert "judge agreement" in first.stdout
     config = json.loads((out / "config.json").read_text())
     assert config["run"]["benchmark"]["n"] == 6
     assert "transformers" in config["environment"]["libraries"]

@@ -2,7 +2,8 @@
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,28 @@ def agreement_table(rows: dict[str, dict[str, Any]], title: str = "Judge agreeme
             str(stats["undecided"]),
         )
     return table
+
+
+def pairwise_agreement(verdicts: dict[str, dict[Any, bool]]) -> list[dict[str, Any]]:
+    """Agreement on `refused` for every pair of judges, over the keys both decided."""
+    rows = []
+    for first, second in combinations(sorted(verdicts), 2):
+        shared = sorted(set(verdicts[first]) & set(verdicts[second]), key=str)
+        if not shared:
+            continue
+        stats = agreement(
+            [verdicts[first][k] for k in shared], [verdicts[second][k] for k in shared]
+        )
+        rows.append({"a": first, "b": second, **stats})
+    return rows
+
+
+def refused_verdicts(judgments: Iterable[dict[str, Any]], prefix: Any = None) -> dict[str, dict]:
+    """judge → {id (or (prefix, id)) → refused}, decided judgments only."""
+    verdicts: dict[str, dict[Any, bool]] = {}
+    for j in judgments:
+        if j.get("refused") is None or j.get("error"):
+            continue
+        key = j["id"] if prefix is None else (prefix, j["id"])
+        verdicts.setdefault(j["judge"], {})[key] = bool(j["refused"])
+    return verdicts

@@ -52,4 +52,11 @@ def compute_results(
         block = summarize_judge(rows)
         block["per_category"] = {c: summarize_judge(r) for c, r in sorted(per_category.items())}
         judges[judge] = block
-    return {"n": len(generations), "judges": judges}
+    results: dict[str, Any] = {"n": len(generations), "judges": judges}
+    if len(judges) > 1:
+        from alignaudit.judges.agreement import pairwise_agreement, refused_verdicts
+
+        results["agreement"] = pairwise_agreement(
+            refused_verdicts(j for j in judgments if j["id"] in category_of)
+        )
+    return results

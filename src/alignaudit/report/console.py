@@ -54,4 +54,17 @@ def print_results(results: dict[str, Any], console: Console | None = None, title
     for judge in results["judges"]:
         heading = f"{title} — judge: {judge}" if title else None
         console.print(results_table(results, judge, heading))
+    if results.get("agreement"):
+        console.print(agreement_table(results["agreement"]))
     console.print("[dim]rates over decided judgments; (95% bootstrap interval)[/dim]")
+
+
+def agreement_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="judge agreement on 'refused'", title_justify="left")
+    for column in ("judge A", "judge B", "n", "agreement", "Cohen's kappa"):
+        table.add_column(column, justify="left" if column.startswith("judge") else "right")
+    for row in rows:
+        table.add_row(
+            row["a"], row["b"], str(row["n"]), fmt_rate(row["accuracy"]), f"{row['kappa']:.2f}"
+        )
+    return table

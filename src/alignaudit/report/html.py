@@ -53,31 +53,13 @@ def ed_alpha(name: str) -> float | None:
 
 def judge_agreement(conditions: list[Condition]) -> list[dict[str, Any]]:
     """Pairwise agreement of judges on `refused`, pooled over all conditions."""
-    from itertools import combinations
+    from alignaudit.judges.agreement import pairwise_agreement, refused_verdicts
 
-    verdicts: dict[str, dict[tuple[str, str], bool]] = {}
+    verdicts: dict[str, dict[Any, bool]] = {}
     for condition in conditions:
-        for j in condition.judgments:
-            if j.get("refused") is not None and not j.get("error"):
-                verdicts.setdefault(j["judge"], {})[(condition.name, j["id"])] = bool(j["refused"])
-    rows = []
-    for a, b in combinations(sorted(verdicts), 2):
-        shared = sorted(set(verdicts[a]) & set(verdicts[b]))
-        if not shared:
-            continue
-        left = [verdicts[a][k] for k in shared]
-        right = [verdicts[b][k] for k in shared]
-        rows.append({"a": a, "b": b, "n": len(shared), **_agreement(left, right)})
-    return rows
-
-
-def _agreement(left: list[bool], right: list[bool]) -> dict[str, float]:
-    n = len(left)
-    observed = sum(x == y for x, y in zip(left, right, strict=True)) / n
-    p_left, p_right = sum(left) / n, sum(right) / n
-    expected = p_left * p_right + (1 - p_left) * (1 - p_right)
-    kappa = (observed - expected) / (1 - expected) if expected < 1 else 1.0
-    return {"accuracy": observed, "kappa": kappa}
+        for judge, by_key in refused_verdicts(condition.judgments, prefix=condition.name).items():
+            verdicts.setdefault(judge, {}).update(by_key)
+    return pairwise_agreement(verdicts)
 
 
 def build_context(
