@@ -61,7 +61,8 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     assert sorted(g["id"] for g in generations) == [f"r{i}" for i in range(6)]
     assert set(generations[0]) >= {"id", "category", "prompt", "response"}
     pairs = [(j["id"], j["judge"]) for j in judgments]
-    assert sorted(pairs) == sorted((g["id"], k) for g in generations for k in ("keyword", "refusal"))
+    expected = [(g["id"], k) for g in generations for k in ("keyword", "refusal")]
+    assert sorted(pairs) == sorted(expected)
     assert set(judgments[0]) >= {"id", "judge", "refused", "harmful", "score", "error"}
     results = json.loads((out / "results.json").read_text())
     assert results["n"] == 6

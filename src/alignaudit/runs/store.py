@@ -1,0 +1,146 @@
+"""The files of a run directory, written so that a kill at any instant loses at most one batch.
+
+JSONL logs are only appended to (flushed and fsynced per batch); a torn last line, which is all
+a kill mid-write can leave, is cut off before the next append. Whole-file JSON goes through a
+temporary file and an atomic rename.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from alignaudit.errors import AlignAuditError, InputFileError
+
+
+class JsonlLog:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        text = self.path.read_text(encoding="utf-8")
+        complete = text[: text.rfind("\n") + 1]  # a line without its newline is torn
+        records = []
+        for number, line in enumerate(complete.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputFileError(
+                    self.path, number, "not valid JSON; repair or delete that line and rerun"
+                ) from None
+            if not isinstance(record, dict):
+                raise InputFileError(self.path, number, "expected a JSON object")
+            records.append(record)
+        return records
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if not lines:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_torn_tail()
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _drop_torn_tail(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                handle.truncate(data.rfind(b"\n") + 1)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AlignAuditError(f"{path} does not exist; is this a run directory?") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
+
+
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [
+            change
+            for key in keys
+            for change in changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".") or "(all)"]
+
+
+class RunDir:
+    """`config.json`, `generations.jsonl`, `judgments.jsonl`, `results.json` (CONTRACT.md)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.generations = JsonlLog(self.path / "generations.jsonl")
+        self.judgments = JsonlLog(self.path / "judgments.jsonl")
+        self.config_path = self.path / "config.json"
+        self.results_path = self.path / "results.json"
+
+    def prepare(self, config: dict[str, Any], overwrite: bool = False) -> None:
+        """Start or resume a run. What decides the outputs (`config["run"]`) must not change;
+        new judges may be added to an existing run."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        config = dict(config)
+        if self.config_path.exists():
+            old = self.read_config()
+            changes = changed_keys(old.get("run"), config.get("run"))
+            if changes and not overwrite:
+                raise AlignAuditError(
+                    f"{self.path} holds a run with another configuration (changed: "
+                    f"{', '.join(changes)}); use another --out, or --overwrite to discard it"
+                )
+            if changes:
+                self.discard()
+            else:
+                judges = list(old.get("judges", []))
+                config["judges"] = judges + [j for j in config.get("judges", []) if j not in judges]
+        write_json_atomic(self.config_path, config)
+
+    def discard(self) -> None:
+        for log in (self.generations, self.judgments):
+            log.clear()
+        self.results_path.unlink(missing_ok=True)
+
+    def read_config(self) -> dict[str, Any]:
+        return read_json(self.config_path)
+
+    def read_results(self) -> dict[str, Any]:
+        return read_json(self.results_path)
+
+    def write_results(self, results: dict[str, Any]) -> None:
+        write_json_atomic(self.results_path, results)
