@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/refusal_judge_speed.py [--file XSTEST.csv] [--repeat 2]
 
-Last line: {"responses_per_s": ..., "accuracy_xstest": ..., "keyword_accuracy_xstest": ...}
+Last line: {"responses_per_s": ..., "load_avg_1min": ..., "accuracy_xstest": ...,
+           "keyword_accuracy_xstest": ..., "kappa_xstest": ...}
 """
 
 import argparse
@@ -41,7 +42,8 @@ def main() -> None:
     for _ in range(args.repeat):
         verdicts = judge.judge(items)
     rate = len(items) * args.repeat / (time.perf_counter() - start)
-    result: dict[str, float | None] = {"responses_per_s": round(rate, 1)}
+    result: dict[str, float | None] = {"responses_per_s": round(rate, 1),
+                                       "load_avg_1min": round(os.getloadavg()[0], 2)}
     if gold is not None:
         result["accuracy_xstest"] = round(
             agreement([v.refused for v in verdicts], gold)["accuracy"], 4
@@ -50,6 +52,7 @@ def main() -> None:
         result["keyword_accuracy_xstest"] = round(
             agreement([v.refused for v in keyword], gold)["accuracy"], 4
         )
+        result["kappa_xstest"] = round(agreement([v.refused for v in verdicts], gold)["kappa"], 4)
     else:
         result["accuracy_xstest"] = None
     print(json.dumps(result))

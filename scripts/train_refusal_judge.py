@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/train_refusal_judge.py [--out PATH] [--seed 0] [--dev XSTEST.csv]
 
-Writes `src/alignaudit/judges/assets/refusal_head.json` by default. `--dev` only *reports*
-accuracy on a labeled file (e.g. XSTest completions); it never trains on it.
+Trains on the fixed training part of `refusal_data.split_examples` and reports accuracy on its
+held-out part. Writes `src/alignaudit/judges/assets/refusal_head.json` by default. `--dev` only
+*reports* accuracy on a labeled file (e.g. XSTest completions); it never trains on it.
 """
 
 import argparse
@@ -19,9 +20,9 @@ from sklearn.model_selection import cross_val_score
 
 from alignaudit.judges.agreement import agreement, load_labeled
 from alignaudit.judges.refusal import HEAD_PATH, RefusalHead, ResponseEncoder, featurize
-from alignaudit.judges.refusal_data import training_examples
+from alignaudit.judges.refusal_data import split_examples
 
-REGULARIZATION = 0.01  # strong: the training set is small and templated
+REGULARIZATION = 0.003  # strong: the training set is small and templated
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, seed: int) -> RefusalHead:
@@ -53,12 +54,15 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-    pairs = training_examples(args.seed)
+    pairs, holdout = split_examples(args.seed)
     texts = [text for text, _ in pairs]
     labels = np.asarray([label for _, label in pairs])
-    print(f"{len(pairs)} examples, {int(labels.sum())} refusals")
+    print(f"{len(pairs)} examples, {int(labels.sum())} refusals; {len(holdout)} held out")
     encoder = ResponseEncoder()
     head = fit_head(featurize(encoder, texts), labels, args.seed)
+    held_probs = head.probability(featurize(encoder, [text for text, _ in holdout]))
+    held = agreement([bool(p >= 0.5) for p in held_probs], [bool(y) for _, y in holdout])
+    print(f"held-out accuracy {held['accuracy']:.3f}, kappa {held['kappa']:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(head.to_json()) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")

@@ -1,12 +1,13 @@
 """Benchmark formats from small files written here, built-in sets, and stratified sampling."""
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from alignaudit.data import HEX_PHI_CATEGORIES, load_benchmark, stratified_sample
+from alignaudit.data import HEX_PHI_CATEGORIES, Request, load_benchmark, stratified_sample
 from alignaudit.data.sampling import allocate
 from alignaudit.errors import AlignAuditError, InputFileError
 from tests.conftest import SHARED_DATA
@@ -27,8 +28,22 @@ def test_builtin_sets_are_split_and_categorized() -> None:
     assert len({r.id for r in everything}) == 220
     benign = load_benchmark("builtin-benign:all")
     assert 90 <= len(benign) <= 110 and "unsafe_sounding" in {r.category for r in benign}
+    assert len(load_benchmark("builtin-benign")) == len(load_benchmark("builtin-benign:train"))
+    assert not {r.id for r in load_benchmark("builtin-benign")} & {
+        r.id for r in load_benchmark("builtin-benign:train")
+    }
     with pytest.raises(AlignAuditError, match="split"):
         load_benchmark("builtin:test")
+
+
+def test_builtin_ids_are_stable_and_well_formed() -> None:
+    everything = load_benchmark("builtin:all")
+    assert everything == load_benchmark("builtin:all")
+    assert all(re.fullmatch(rf"builtin-{r.category}-\d\d", r.id) for r in everything)
+    assert {r.meta["split"] for r in load_benchmark("builtin")} == {"eval"}
+    benign_ids = [r.id for r in load_benchmark("builtin-benign:all")]
+    assert len(set(benign_ids)) == len(benign_ids)
+    assert not set(benign_ids) & {r.id for r in everything}
 
 
 @pytest.mark.parametrize("header", [True, False])
@@ -40,6 +55,20 @@ def test_advbench_with_and_without_header(tmp_path: Path, header: bool) -> None:
     assert {r.category for r in requests} == {"advbench"}
     assert len({r.id for r in requests}) == 5
     assert requests == load_benchmark(str(tmp_path / "harmful_behaviors.csv"))  # stable ids
+    first_line = 2 if header else 1
+    assert requests[0].id == f"harmful_behaviors-{first_line:04d}"
+
+
+def test_generic_prompt_aliases_and_defaults(tmp_path: Path) -> None:
+    for alias in ("prompt", "instruction", "goal", "behavior", "question"):
+        path = write(tmp_path / f"{alias}.jsonl", json.dumps({alias: "# Request"}) + "\n")
+        assert load_benchmark(str(path))[0].prompt == "# Request"
+    only_prompt = load_benchmark(str(write(tmp_path / "p.csv", "prompt\n# Request A\n")))
+    assert only_prompt[0].category == "uncategorized" and only_prompt[0].id == "p-0002"
+    bom = write(tmp_path / "bom.csv", "\ufeffid,prompt,category\nr1,# Request,misc\n")
+    assert [(r.id, r.category) for r in load_benchmark(str(bom))] == [("r1", "misc")]
+    listed = write(tmp_path / "list.json", json.dumps([{"prompt": "# A"}, {"prompt": "# B"}]))
+    assert [r.id for r in load_benchmark(str(listed))] == ["list-0001", "list-0002"]
 
 
 def test_hex_phi_folder_and_jsonl(tmp_path: Path) -> None:
@@ -47,8 +76,17 @@ def test_hex_phi_folder_and_jsonl(tmp_path: Path) -> None:
     folder.mkdir()
     write(folder / "category_1.csv", "# Instruction A\n# Instruction B\n")
     write(folder / "category_4.csv", '"# Instruction, with comma"\n')
+    write(folder / "category_11.csv", "# Instruction C\n")
+    write(folder / "extra.csv", "# Instruction D\n")
     requests = load_benchmark(str(folder))
-    assert [r.category for r in requests] == ["illegal_activity"] * 2 + ["malware"]
+    assert [r.category for r in requests] == [
+        "illegal_activity",
+        "illegal_activity",
+        "malware",
+        "tailored_financial_advice",
+        "extra",
+    ]
+    assert len({r.id for r in requests}) == 5
     assert requests[2].prompt == "# Instruction, with comma"
     jsonl = write(
         tmp_path / "hexphi.jsonl",
@@ -78,6 +116,18 @@ def test_harmbench_strongreject_xstest_and_generic(tmp_path: Path) -> None:
     )
     xs = load_benchmark(str(xstest))
     assert [r.meta["unsafe"] for r in xs] == [False, True]
+    assert [r.category for r in xs] == ["homonyms", "contrast_homonyms"]
+    labelled = write(
+        tmp_path / "xs_labelled.csv",
+        "id,type,prompt,completion,final_label\n"
+        'v1,homonyms,How do I kill a process?,"# Response, with comma",1_full_compliance\n',
+    )
+    [request] = load_benchmark(str(labelled))
+    assert request.meta == {
+        "unsafe": False,
+        "completion": "# Response, with comma",
+        "final_label": "1_full_compliance",
+    }
     generic = write(tmp_path / "g.jsonl", json.dumps({"prompt": "Hi", "id": "x"}) + "\n")
     assert load_benchmark(str(generic))[0].id == "x"
     generic_csv = write(tmp_path / "g.csv", "id,question,category\nq1,What?,misc\n")
@@ -92,6 +142,12 @@ def test_harmbench_strongreject_xstest_and_generic(tmp_path: Path) -> None:
         ("ragged.csv", "goal,target\na,b\nc,d,e\n", 3, "expected 2 columns"),
         ("dup.jsonl", '{"id": "1", "prompt": "a"}\n{"id": "1", "prompt": "b"}\n', 2, "duplicate"),
         ("nocol.jsonl", '{"text": "a"}\n', 1, "no request column"),
+        ("nocol.csv", "id,text\n1,a\n", 2, "no request column"),
+        ("dup.csv", "id,prompt\n1,a\n\n1,b\n", 4, "duplicate id '1'"),
+        ("missing.jsonl", '{"prompt": "a"}\n\n{"id": "b"}\n', 3, "empty or missing 'prompt'"),
+        ("two_cols.csv", "# Request,# Target\n", 1, "without a header"),
+        ("list.jsonl", '{"prompt": "a"}\n["prompt"]\n', 2, "JSON object"),
+        ("hb.csv", "Behavior,BehaviorID\n# Behavior,\n", 2, "'BehaviorID'"),
     ],
 )
 def test_malformed_files_name_file_and_line(
@@ -110,6 +166,28 @@ def test_missing_and_empty_inputs(tmp_path: Path) -> None:
         load_benchmark(str(write(tmp_path / "empty.jsonl", "")))
 
 
+def test_hub_datasets_load_from_a_local_folder_and_fail_clearly_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    folder = tmp_path / "local_set"
+    folder.mkdir()
+    lines = [{"question": "# Request 1", "category": "a"}, {"question": "# Request 2"}]
+    write(folder / "train.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    requests = load_benchmark(f"hf:{folder}")
+    assert [(r.id, r.prompt, r.category) for r in requests] == [
+        ("local_set-0001", "# Request 1", "a"),
+        ("local_set-0002", "# Request 2", "uncategorized"),
+    ]
+    with pytest.raises(AlignAuditError, match="network access"):
+        load_benchmark("hf:alignaudit-tests/no-such-dataset:test")
+
+
 def test_stratified_sample_is_proportional_deterministic_and_ordered() -> None:
     requests = load_benchmark("builtin")
     one_each = stratified_sample(requests, 11, seed=0)
@@ -123,6 +201,20 @@ def test_stratified_sample_is_proportional_deterministic_and_ordered() -> None:
     assert len(stratified_sample(requests, 17, seed=0)) == 17
     assert allocate({"a": 90, "b": 10}, 10) == {"a": 9, "b": 1}
     assert sum(allocate({"a": 5, "b": 5, "c": 5}, 2).values()) == 2
+    assert len(stratified_sample(requests, 5, seed=1)) == 5
+    assert stratified_sample(requests, 500, seed=0) == requests
+    with pytest.raises(AlignAuditError, match="at least 1"):
+        stratified_sample(requests, 0, seed=0)
+
+
+def test_stratified_sample_gives_every_category_one_on_uneven_sizes() -> None:
+    sizes = {"big": 50, "mid": 7, "tiny": 1}
+    requests = [Request(f"{c}-{i}", "# Request", c) for c, n in sizes.items() for i in range(n)]
+    for n in range(3, 30):
+        counts = Counter(r.category for r in stratified_sample(requests, n, seed=n))
+        assert sum(counts.values()) == n and set(counts) == set(sizes)
+        assert counts["tiny"] == 1 and counts["big"] >= counts["mid"]
+    assert allocate(sizes, 29) == {"big": 25, "mid": 3, "tiny": 1}
 
 
 def test_xstest_dev_file_loads_when_shared_data_is_present() -> None:
@@ -131,3 +223,5 @@ def test_xstest_dev_file_loads_when_shared_data_is_present() -> None:
         pytest.skip("../shared/data is not beside this checkout")
     requests = load_benchmark(str(path))
     assert len(requests) == 450 and len({r.id for r in requests}) == 450
+    assert sum(r.meta["unsafe"] for r in requests) == 200
+    assert all("final_label" in r.meta for r in requests)

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from alignaudit.judges.base import JudgeInput
-from alignaudit.judges.refusal import HEAD_PATH, lexical_features
-from alignaudit.judges.refusal_data import training_examples
+from alignaudit.judges.refusal import ENCODER_LAYERS, HEAD_PATH, HEAD_TOKENS, lexical_features
+from alignaudit.judges.refusal_data import split_examples, training_examples
 from alignaudit.judges.registry import get_judge
 from tests.conftest import SHARED_DATA
 
@@ -26,10 +26,30 @@ def test_training_data_is_deterministic_and_balanced() -> None:
     assert len({text for text, _ in first}) > 800
 
 
+def test_fixed_holdout_split_is_disjoint_and_stable() -> None:
+    train, holdout = split_examples(0)
+    assert split_examples(0) == (train, holdout)
+    assert len(train) + len(holdout) == len(training_examples(0))
+    assert 0.12 < len(holdout) / (len(train) + len(holdout)) < 0.28
+    assert not {t for t, _ in train} & {t for t, _ in holdout}
+    assert 0 < sum(label for _, label in holdout) < len(holdout)
+
+
 def test_shipped_head_is_small_and_matches_features() -> None:
     assert HEAD_PATH.stat().st_size < 300_000
     data = json.loads(HEAD_PATH.read_text())
     assert len(data["weights"]) == 384 + len(lexical_features("x"))
+    assert (data["encoder_layers"], data["head_tokens"]) == (ENCODER_LAYERS, HEAD_TOKENS)
+
+
+def test_head_fits_its_own_held_out_data(judge) -> None:
+    """In-distribution check on the fixed held-out part the head never saw."""
+    _, holdout = split_examples(0)
+    sample = holdout[::3]
+    items = [JudgeInput(str(i), "q", text) for i, (text, _) in enumerate(sample)]
+    verdicts = judge.judge(items)
+    correct = sum(v.refused == bool(label) for v, (_, label) in zip(verdicts, sample, strict=True))
+    assert correct / len(sample) > 0.9
 
 
 def test_clear_cases(judge) -> None:

@@ -8,14 +8,18 @@ Format detection, by what the file holds (prompt ← column; category ← column
 - StrongREJECT CSV (`forbidden_prompt`): forbidden_prompt; category.
 - XSTest CSV (`prompt`, `type`): prompt; type (meta `unsafe` for `contrast_` types); id.
 - AdvBench CSV (`goal,target` header, or one headerless column): goal; `advbench`.
-- generic JSONL/CSV: `prompt` (or instruction, goal, behavior, question); category; id.
+- generic JSONL/CSV/JSON list: the first of `prompt`, `instruction`, `goal`, `behavior`,
+  `question`, `forbidden_prompt` present; category (else `uncategorized`); id.
 
-Ids are stable as long as the file is unchanged: the file's own id column, else the stem and row.
+Ids are stable as long as the file is unchanged: the file's own id column, else
+`{stem}-{line:04d}` with the line number in the file (row number for Hub datasets).
 """
 
 import csv
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,10 +45,15 @@ BUILTIN = {"builtin": "harmful.jsonl", "builtin-benign": "benign.jsonl"}
 SPLITS = ("eval", "train", "all")
 
 Row = tuple[int, dict[str, Any]]  # (line number in the file, record)
+RowReader = Callable[[Path, int, dict[str, Any]], Request]
 
 
 def load_benchmark(spec: str) -> list[Request]:
-    """`builtin[:split]`, `builtin-benign[:split]`, a file or folder path, or `hf:ID[:SPLIT]`."""
+    """`builtin[:split]`, `builtin-benign[:split]`, a file or folder path, or `hf:ID[:SPLIT]`.
+
+    The whole input is read and checked before this returns, so a malformed line fails the
+    command before any model work starts.
+    """
     name, _, split = spec.partition(":")
     if name in BUILTIN:
         return _builtin(name, split or "eval")
@@ -57,10 +66,7 @@ def load_benchmark(spec: str) -> list[Request]:
         raise AlignAuditError(
             f"benchmark {spec!r} is neither builtin, builtin-benign, hf:ID nor an existing path"
         )
-    rows = list(_read_rows(path))
-    if not rows:
-        raise InputFileError(path, None, "the file holds no requests")
-    return _check_unique(path, _requests_from_rows(path, rows))
+    return _requests_from_rows(path, list(_read_rows(path)))
 
 
 def _builtin(name: str, split: str) -> list[Request]:
@@ -71,11 +77,8 @@ def _builtin(name: str, split: str) -> list[Request]:
     for line in source.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if split == "all" or record["split"] == split:
-            requests.append(
-                Request(
-                    record["id"], record["prompt"], record["category"], {"split": record["split"]}
-                )
-            )
+            meta = {"split": record["split"]}
+            requests.append(Request(record["id"], record["prompt"], record["category"], meta))
     return requests
 
 
@@ -91,7 +94,7 @@ def _read_rows(path: Path) -> Iterator[Row]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -106,7 +109,7 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
 
 def _json_rows(path: Path) -> Iterator[Row]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from exc
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -115,19 +118,19 @@ def _json_rows(path: Path) -> Iterator[Row]:
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:
-    """Rows as dicts; a headerless file (AdvBench copies, HEx-PHI) gets the column `prompt`."""
-    with open(path, encoding="utf-8", newline="") as handle:
+    """Rows as dicts; a headerless one-column file (an AdvBench copy) gets the column `goal`."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         lines = list(csv.reader(handle, delimiter="\t" if path.suffix == ".tsv" else ","))
     if not lines:
         return
-    header = [h.strip() for h in lines[0]]
+    header, first = [h.strip() for h in lines[0]], 2
     if not _looks_like_header(header):
         if any(len(line) > 1 for line in lines if line):
             raise InputFileError(
                 path, 1, "a CSV without a header must have one column (the request)"
             )
-        header, lines = ["prompt"], [["prompt"], *lines]
-    for number, line in enumerate(lines[1:], start=2):
+        header, first = ["goal"], 1
+    for number, line in enumerate(lines[first - 1 :], start=first):
         if not line:
             continue
         if len(line) != len(header):
@@ -143,24 +146,15 @@ def _looks_like_header(cells: list[str]) -> bool:
 
 
 def _requests_from_rows(path: Path, rows: list[Row]) -> list[Request]:
+    if not rows:
+        raise InputFileError(path, None, "the file holds no requests")
     columns = set(rows[0][1])
-    if {"Behavior", "BehaviorID"} <= columns:
-        return [_harmbench(path, n, r) for n, r in rows]
-    if {"instruction", "category"} <= columns and "output" not in columns:
-        return [_generic(path, n, r, prompt_key="instruction") for n, r in rows]
-    if "prompt" in columns and "type" in columns:
-        return [_xstest(path, n, r) for n, r in rows]
-    if "goal" in columns and "prompt" not in columns:
-        return [
-            _generic(path, n, r, prompt_key="goal", default_category="advbench") for n, r in rows
-        ]
-    key = next((alias for alias in PROMPT_ALIASES if alias in columns), None)
-    if key is None:
+    reader = next((read for matches, read in FORMATS if matches(columns)), None)
+    if reader is None:
         raise InputFileError(
             path, rows[0][0], f"no request column; expected one of {', '.join(PROMPT_ALIASES)}"
         )
-    default = "advbench" if columns == {"prompt"} and path.suffix == ".csv" else "uncategorized"
-    return [_generic(path, n, r, prompt_key=key, default_category=default) for n, r in rows]
+    return _check_unique(path, [(number, reader(path, number, record)) for number, record in rows])
 
 
 def _text(path: Path, number: int, record: dict[str, Any], key: str) -> str:
@@ -170,55 +164,82 @@ def _text(path: Path, number: int, record: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
+def _optional(record: dict[str, Any], key: str, default: str) -> str:
+    value = record.get(key)
+    return default if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def _row_id(path: Path, number: int, record: dict[str, Any]) -> str:
+    return _optional(record, "id", f"{path.stem}-{number:04d}")
+
+
 def _generic(
     path: Path,
     number: int,
     record: dict[str, Any],
-    prompt_key: str,
+    prompt_key: str | None = None,
     default_category: str = "uncategorized",
 ) -> Request:
-    prompt = _text(path, number, record, prompt_key)
-    category = str(record.get("category") or default_category).strip()
-    request_id = str(record.get("id") or f"{path.stem}-{number:04d}")
-    return Request(request_id, prompt, category)
+    key = prompt_key or next((alias for alias in PROMPT_ALIASES if alias in record), "prompt")
+    prompt = _text(path, number, record, key)
+    category = _optional(record, "category", default_category)
+    return Request(_row_id(path, number, record), prompt, category)
 
 
 def _harmbench(path: Path, number: int, record: dict[str, Any]) -> Request:
     behavior = _text(path, number, record, "Behavior")
-    context = (record.get("ContextString") or "").strip()
+    context = _optional(record, "ContextString", "")
     prompt = f"{context}\n\n---\n\n{behavior}" if context else behavior
-    category = (record.get("SemanticCategory") or "uncategorized").strip()
-    return Request(
-        _text(path, number, record, "BehaviorID"),
-        prompt,
-        category,
-        {"functional_category": record.get("FunctionalCategory", "")},
-    )
+    meta = {"functional_category": _optional(record, "FunctionalCategory", "")}
+    category = _optional(record, "SemanticCategory", "uncategorized")
+    return Request(_text(path, number, record, "BehaviorID"), prompt, category, meta)
 
 
 def _xstest(path: Path, number: int, record: dict[str, Any]) -> Request:
     kind = _text(path, number, record, "type")
     # XSTest pairs safe prompts with unsafe "contrast_" ones; over-refusal is measured on the safe.
-    meta = {"unsafe": kind.startswith("contrast_")}
-    request_id = str(record.get("id") or f"{path.stem}-{number:04d}")
-    return Request(request_id, _text(path, number, record, "prompt"), kind, meta)
+    meta: dict[str, Any] = {"unsafe": kind.startswith("contrast_")}
+    for key in ("completion", "final_label"):  # present in the labelled model-completion files
+        if record.get(key):
+            meta[key] = record[key]
+    return Request(_row_id(path, number, record), _text(path, number, record, "prompt"), kind, meta)
+
+
+# Format detectors, first match on the first record's columns wins; the generic reader is last.
+FORMATS: tuple[tuple[Callable[[set[str]], bool], RowReader], ...] = (
+    (lambda c: {"Behavior", "BehaviorID"} <= c, _harmbench),
+    (lambda c: {"prompt", "type"} <= c, _xstest),
+    (lambda c: "forbidden_prompt" in c, partial(_generic, prompt_key="forbidden_prompt")),
+    (
+        lambda c: "goal" in c and "prompt" not in c,
+        partial(_generic, prompt_key="goal", default_category="advbench"),
+    ),
+    (lambda c: any(alias in c for alias in PROMPT_ALIASES), _generic),
+)
 
 
 def _hex_phi_folder(folder: Path) -> list[Request]:
-    files = sorted(folder.glob("*.csv"), key=lambda p: (len(p.stem), p.stem))
+    files = sorted(folder.glob("*.csv"), key=_natural_order)
     if not files:
         raise AlignAuditError(f"{folder} holds no .csv files (expected HEx-PHI category_N.csv)")
     requests = []
     for path in files:
         category = _hex_phi_category(path.stem)
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             for number, line in enumerate(csv.reader(handle), start=1):
-                if not line or not line[0].strip():
+                if not line or not "".join(line).strip():
                     continue
                 if len(line) != 1:
                     raise InputFileError(path, number, "HEx-PHI files hold one instruction per row")
                 requests.append(Request(f"{path.stem}-{number:04d}", line[0].strip(), category))
-    return _check_unique(folder, requests)
+    if not requests:
+        raise AlignAuditError(f"{folder}: the HEx-PHI .csv files hold no requests")
+    return requests  # ids are unique: file stems are unique within a folder
+
+
+def _natural_order(path: Path) -> list[str | int]:
+    """`category_2` before `category_10`: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
 
 
 def _hex_phi_category(stem: str) -> str:
@@ -239,21 +260,20 @@ def _from_hub(spec: str) -> list[Request]:
     try:
         data = datasets.load_dataset(dataset_id, split=split or "train")
     except Exception as exc:  # the Hub raises many types; the user needs one message
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise AlignAuditError(
-            f"could not load hf:{spec} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-            "it needs network access or a warm Hugging Face cache"
+            f"could not load hf:{spec} ({type(exc).__name__}: {reason}); it needs network "
+            "access or a warm Hugging Face cache, or use a downloaded file as --benchmark"
         ) from exc
-    path = Path(dataset_id.replace("/", "__"))
     rows = list(enumerate((dict(r) for r in data), start=1))
-    return _check_unique(path, _requests_from_rows(path, rows))
+    return _requests_from_rows(Path(f"hf:{dataset_id}"), rows)
 
 
-def _check_unique(path: Path, requests: list[Request]) -> list[Request]:
-    seen: dict[str, int] = {}
-    for index, request in enumerate(requests, start=1):
-        if request.id in seen:
-            raise InputFileError(
-                path, index, f"duplicate id {request.id!r} (first at row {seen[request.id]})"
-            )
-        seen[request.id] = index
-    return requests
+def _check_unique(path: Path, numbered: list[tuple[int, Request]]) -> list[Request]:
+    first_line: dict[str, int] = {}
+    for number, request in numbered:
+        if request.id in first_line:
+            first = first_line[request.id]
+            raise InputFileError(path, number, f"duplicate id {request.id!r} (also line {first})")
+        first_line[request.id] = number
+    return [request for _, request in numbered]

@@ -1,0 +1,59 @@
+"""`openai:NAME` models: any OpenAI-compatible chat-completions server as a generation backend.
+
+Requests run on a bounded thread pool and come back in prompt order; retries and error messages
+are `ChatClient`'s. `top_k` and `min_new_tokens` have no OpenAI parameter: when set, they go as
+vLLM's `top_k` / `min_tokens` extras (servers that do not know them may reject the request).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from alignaudit.generation.base import SamplingConfig
+from alignaudit.openai_chat import ChatClient, map_ordered
+
+
+class OpenAIGenerator:
+    def __init__(
+        self,
+        model: str,
+        sampling: SamplingConfig,
+        *,
+        base_url: str | None = None,
+        concurrency: int = 8,
+        max_retries: int = 4,
+        timeout: float = 120.0,
+        backoff: float = 0.5,
+    ) -> None:
+        self.sampling = sampling
+        self.concurrency = max(1, concurrency)
+        self.client = ChatClient(
+            model, base_url=base_url, max_retries=max_retries, timeout=timeout, backoff=backoff
+        )
+
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
+        system = self.sampling.system_prompt
+        messages = [{"role": "system", "content": system}] if system else []
+        return [*messages, {"role": "user", "content": prompt}]
+
+    def _params(self) -> dict[str, Any]:
+        sampling = self.sampling
+        params: dict[str, Any] = {
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": 0.0 if sampling.greedy else sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+        }
+        extra = {"top_k": sampling.top_k, "min_tokens": sampling.min_new_tokens}
+        extra = {key: value for key, value in extra.items() if value > 0}
+        if extra:
+            params["extra_body"] = extra
+        return params
+
+    def _generate_one(self, prompt: str) -> str:
+        return self.client.complete(self._messages(prompt), **self._params())
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        return map_ordered(self._generate_one, prompts, self.concurrency)
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": "openai", "model": self.client.model, "base_url": self.client.base_url}

@@ -1,0 +1,132 @@
+"""The one place that talks to OpenAI-compatible chat-completions servers.
+
+Generators and LLM judges both go through `ChatClient`: it builds the official `openai` client
+from `base_url` (or $OPENAI_BASE_URL) and $OPENAI_API_KEY (a placeholder for keyless local
+servers), and applies our retry policy. The client's own retries are off, so this policy is the
+only one: exponential backoff with jitter on 408/409/429, 5xx, timeouts and connection errors;
+any other status fails at once. The key never appears in our messages or descriptions.
+"""
+
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import openai
+
+from alignaudit.errors import AlignAuditError
+
+KEYLESS_PLACEHOLDER = "not-needed"  # local servers (vLLM, llama.cpp) accept any key
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ChatRequestError(AlignAuditError):
+    """One request failed for good (retries exhausted, or a 4xx about this request)."""
+
+
+class ChatSetupError(AlignAuditError):
+    """The server refused the key or does not know the model: no request can succeed."""
+
+
+def resolve_base_url(base_url: str | None) -> str | None:
+    return base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
+def map_ordered(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`fn` over `items` on up to `workers` threads, results in input order.
+
+    The first exception propagates and cancels the requests not yet started, so a bad key
+    does not wait for every remaining request to fail too.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = [pool.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ChatClient:
+    """Chat calls to one model on one server, with bounded retries."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        max_retries: int = 4,
+        timeout: float = 120.0,
+        backoff: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.base_url = resolve_base_url(base_url)
+        self.max_retries = max(0, max_retries)
+        self.backoff = backoff
+        self._key = os.environ.get("OPENAI_API_KEY") or KEYLESS_PLACEHOLDER
+        self._client = openai.OpenAI(
+            base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout
+        )
+
+    @property
+    def server(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
+    @property
+    def _where(self) -> str:
+        return f"{self.server}: model {self.model!r}"
+
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> str:
+        """The reply text of one chat completion; raises ChatRequestError / ChatSetupError."""
+        last_error = "no attempt made"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
+            try:
+                reply = self._client.chat.completions.create(
+                    model=self.model, messages=messages, **params
+                )
+            except openai.APIStatusError as exc:
+                if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
+                    raise self._status_error(exc) from None
+                last_error = self._describe(exc)
+            except openai.APIConnectionError as exc:  # also covers timeouts
+                last_error = self._describe(exc)
+            except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
+                error = f"{self._where}: bad reply ({self._describe(exc)})"
+                raise ChatRequestError(error) from None
+            else:
+                return self._reply_text(reply)
+        raise ChatRequestError(
+            f"{self._where} failed after {self.max_retries + 1} attempts "
+            f"({last_error}); check --base-url (or $OPENAI_BASE_URL) and that the server is up"
+        )
+
+    def _status_error(self, exc: openai.APIStatusError) -> AlignAuditError:
+        status, where = exc.status_code, self._where
+        if status in (401, 403):
+            return ChatSetupError(
+                f"{where}: the server rejected the API key (HTTP {status}); "
+                "set OPENAI_API_KEY to a key this server accepts"
+            )
+        if status == 404:
+            return ChatSetupError(
+                f"{where}: not found (HTTP 404); check the name after openai: and --base-url"
+            )
+        return ChatRequestError(f"{where}: request rejected ({self._describe(exc)})")
+
+    def _describe(self, exc: openai.APIError) -> str:
+        """A one-line error text with the key scrubbed, in case a server echoes it."""
+        status = getattr(exc, "status_code", None)
+        text = f"HTTP {status}: {exc.message}" if status is not None else exc.message
+        text = " ".join(str(text).split())[:300]
+        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+
+    def _reply_text(self, reply: Any) -> str:
+        if not getattr(reply, "choices", None):
+            raise ChatRequestError(f"{self._where}: reply without choices; not OpenAI-compatible?")
+        return reply.choices[0].message.content or ""
