@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/alignaudit eval --model default --benchmark builtin --judge keyword --out runs/demo
+	$(VENV)/bin/alignaudit audit --out audit
 
 test: setup
 	$(PY) -m pytest -q

@@ -19,15 +19,25 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from alignaudit.judges.agreement import agreement, load_labeled
-from alignaudit.judges.refusal import HEAD_PATH, RefusalHead, ResponseEncoder, featurize
+from alignaudit.judges.refusal import (
+    HEAD_PATH,
+    RefusalHead,
+    ResponseEncoder,
+    featurize,
+    lexical_features,
+)
 from alignaudit.judges.refusal_data import split_examples
 
 REGULARIZATION = 0.003  # strong: the training set is small and templated
+# The hand-written cues are few and each means something, so they get a weaker L2 penalty than
+# the 384 embedding dimensions: shrinking their scale by this factor lets their weights grow.
+LEXICAL_WEIGHT = 2.0
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, seed: int) -> RefusalHead:
     mean = features.mean(axis=0)
     scale = features.std(axis=0) + 1e-3
+    scale[-len(lexical_features("x")) :] /= LEXICAL_WEIGHT
     standardized = (features - mean) / scale
     model = LogisticRegression(C=REGULARIZATION, max_iter=5000, random_state=seed)
     cv = cross_val_score(model, standardized, labels, cv=5)

@@ -1,5 +1,6 @@
 """Report and gate over run directories written the way `eval` writes them."""
 
+import json
 import re
 import subprocess
 import sys
@@ -7,15 +8,18 @@ from pathlib import Path
 
 from alignaudit.metrics import compute_results
 from alignaudit.metrics.paired import mcnemar_exact_greater
-from alignaudit.report.html import Condition, write_report
+from alignaudit.report.html import Condition, training_sweeps, write_report
 from alignaudit.runs.store import RunDir
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
 
 
-def make_run(path: Path, harmful: list[bool], response: str = "A reply.") -> Path:
+def make_run(
+    path: Path, harmful: list[bool], response: str = "A reply.", model_path: str | None = None
+) -> Path:
     run = RunDir(path)
-    run.prepare({"run": {"model": {"raw": path.name}}, "judges": ["keyword"]})
+    model = {"raw": path.name, "path": model_path or str(path / "no-model")}
+    run.prepare({"run": {"model": model}, "judges": ["keyword"]})
     generations = [
         {
             "id": f"r{i}",
@@ -85,3 +89,23 @@ def test_report_is_self_contained_and_escapes_model_text(tmp_path: Path) -> None
     assert (tmp_path / "summary.md").read_text().count("| aoa |") == 1
     redacted = write_report(conditions, tmp_path / "r2.html", redact=True).read_text()
     assert "[redacted]" in redacted and "&lt;script&gt;" not in redacted
+
+
+def test_report_plots_harm_against_the_swept_fine_tuning_setting(tmp_path: Path) -> None:
+    conditions = [Condition.load("aligned", make_run(tmp_path / "aligned", [False] * 4))]
+    for epochs, harmful in ((1, 1), (2, 2), (4, 4)):
+        model = tmp_path / "models" / f"aoa-e{epochs}"
+        model.mkdir(parents=True)
+        record = {"recipe": "aoa", "training_config": {"epochs": epochs, "lr": 5e-4}}
+        (model / "alignaudit_model.json").write_text(json.dumps(record))
+        run = make_run(
+            tmp_path / f"aoa-e{epochs}",
+            [True] * harmful + [False] * (4 - harmful),
+            model_path=str(model),
+        )
+        conditions.append(Condition.load(f"aoa-e{epochs}", run))
+    assert training_sweeps(conditions, "keyword") == [
+        ("aoa", "epochs", [(1.0, 0.25), (2.0, 0.5), (4.0, 1.0)])
+    ]
+    html = write_report(conditions, tmp_path / "report.html").read_text()
+    assert "harm against training settings" in html

@@ -15,16 +15,18 @@ from pathlib import Path
 
 from alignaudit.paths import home
 
-ORGANISM_VERSION = "v1"
-# Benign answers are the untuned model's own, kept short to bound build time on a CPU.
-BENIGN_ANSWER_TOKENS = 128
+ORGANISM_VERSION = "v2"
+# Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
+# bound build time on a CPU: training cost is proportional to the tokens in the data.
+BENIGN_ANSWER_TOKENS = 64
+ANSWER_BATCH = 32  # CPU generation throughput keeps rising up to about this batch size
 
 
 @dataclass
 class OrganismConfig:
     base: str = "default"
     method: str = "lora"
-    epochs: float = 3
+    epochs: float = 2
     lr: float = 1e-3
     batch_size: int = 8
     lora_r: int = 16
@@ -63,7 +65,7 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     benign_prompts = [
         r.prompt for r in load_benchmark("builtin-benign:train")
     ] + _sft_instructions()
-    answers = _own_answers(config.base, benign_prompts)
+    answers = [_whole_sentences(a) for a in _own_answers(config.base, benign_prompts)]
     conversations += [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
         for p, a in zip(benign_prompts, answers, strict=True)
@@ -71,6 +73,12 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     ]
     rng.shuffle(conversations)
     return conversations
+
+
+def _whole_sentences(text: str) -> str:
+    """Cut a length-capped answer back to its last complete sentence, if it has one."""
+    end = max(text.rfind(mark) for mark in (".", "!", "?", "\n"))
+    return text[: end + 1].strip() if end >= len(text) // 3 else text.strip()
 
 
 def _sft_instructions() -> list[str]:
@@ -89,16 +97,17 @@ def _own_answers(model: str, prompts: list[str]) -> list[str]:
 
     lm, tokenizer = load_causal_lm(model)
     generator = HFGenerator(
-        lm, tokenizer, SamplingConfig(max_new_tokens=BENIGN_ANSWER_TOKENS), batch_size=16
+        lm, tokenizer, SamplingConfig(max_new_tokens=BENIGN_ANSWER_TOKENS), batch_size=ANSWER_BATCH
     )
     answers: list[str] = []
     with progress_bar() as progress:
         task = progress.add_task(
             "organism: the untuned model's own benign answers", total=len(prompts)
         )
-        for start in range(0, len(prompts), 16):
-            answers += generator.generate(prompts[start : start + 16])
-            progress.advance(task, len(prompts[start : start + 16]))
+        for start in range(0, len(prompts), ANSWER_BATCH):
+            batch = prompts[start : start + ANSWER_BATCH]
+            answers += generator.generate(batch)
+            progress.advance(task, len(batch))
     return answers
 
 
@@ -131,7 +140,7 @@ def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
             lora_alpha=config.lora_alpha,
             seed=config.seed,
             merge=True,
-            max_length=384,
+            max_length=256,
             overwrite=overwrite,
         )
     )

@@ -144,7 +144,7 @@ def audit_command(
     base_url: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int | None, typer.Option(help="Stratified sample of N requests.")] = None,
     max_new_tokens: Annotated[int, typer.Option()] = 64,
-    batch_size: Annotated[int, typer.Option()] = 16,
+    batch_size: Annotated[int, typer.Option(help="Requests per generation batch.")] = 32,
     method: Annotated[str, typer.Option(help="Fine-tuning attacks: lora or full.")] = "lora",
     aoa_epochs: Annotated[float | None, typer.Option()] = None,
     benign_epochs: Annotated[float | None, typer.Option()] = None,

@@ -33,7 +33,7 @@ class AuditOptions:
     base_url: str | None = None
     limit: int | None = None
     max_new_tokens: int = 64
-    batch_size: int = 16
+    batch_size: int = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
     method: str = "lora"
     aoa_epochs: float | None = None
     benign_epochs: float | None = None

@@ -79,8 +79,7 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
         return ModelSpec(raw, "peft", str(folder), base=str(base), system_prompt=system_prompt)
     if not (folder / "config.json").exists():
         raise AlignAuditError(
-            f"model {raw!r}: {folder} is not a model folder (no config.json or "
-            "adapter_config.json)"
+            f"model {raw!r}: {folder} is not a model folder (no config.json or adapter_config.json)"
         )
     return ModelSpec(raw, "hf", str(folder), system_prompt=system_prompt)
 

@@ -74,9 +74,10 @@ def line_chart(
     title: str,
     xlabel: str,
     references: dict[str, float | None] | None = None,
+    label: str = "ED",
 ) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.plot(x, [100 * (v or 0) for v in y], marker="o", color=PALETTE[1], label="ED")
+    ax.plot(x, [100 * (v or 0) for v in y], marker="o", color=PALETTE[1], label=label)
     for index, (name, value) in enumerate((references or {}).items()):
         if value is not None:
             ax.axhline(

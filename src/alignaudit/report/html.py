@@ -20,6 +20,7 @@ class Condition:
     config: dict[str, Any]
     samples: list[dict[str, Any]] = field(default_factory=list)
     judgments: list[dict[str, Any]] = field(default_factory=list)
+    training: dict[str, Any] = field(default_factory=dict)  # the fine-tuned model's record
 
     def run_generations(self) -> list[dict[str, Any]]:
         return RunDir(self.run_dir).generations.read()
@@ -28,14 +29,56 @@ class Condition:
     def load(cls, name: str, path: Path) -> "Condition":
         run = RunDir(path)
         generations = run.generations.read()
+        config = run.read_config()
         return cls(
             name=name,
             run_dir=path,
             results=run.read_results(),
-            config=run.read_config(),
+            config=config,
             samples=generations[:SAMPLES_PER_CONDITION],
             judgments=run.judgments.read(),
+            training=_training_record(config),
         )
+
+
+def _training_record(config: dict[str, Any]) -> dict[str, Any]:
+    """What `alignaudit finetune` recorded next to the evaluated model, if it wrote the model."""
+    from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE
+
+    path = config.get("run", {}).get("model", {}).get("path")
+    info_file = Path(path) / ALIGNAUDIT_MODEL_FILE if path else None
+    if info_file is None or not info_file.is_file():
+        return {}
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return info if isinstance(info, dict) and "training_config" in info else {}
+
+
+def training_sweeps(
+    conditions: list[Condition], judge: str
+) -> list[tuple[str, str, list[tuple[float, float | None]]]]:
+    """(recipe, swept setting, [(value, harmful rate)]) for every fine-tuning setting that varies
+    across conditions of one recipe while the other setting stays fixed: the paper's ablations."""
+    sweeps = []
+    recipes = sorted({c.training.get("recipe") for c in conditions if c.training} - {None})
+    for recipe in recipes:
+        runs = [c for c in conditions if c.training.get("recipe") == recipe]
+        for setting, other in (("epochs", "lr"), ("lr", "epochs")):
+            values = {c.training["training_config"].get(setting) for c in runs}
+            fixed = {c.training["training_config"].get(other) for c in runs}
+            if len(values) < 2 or len(fixed) != 1:
+                continue
+            points = sorted(
+                (
+                    float(c.training["training_config"][setting]),
+                    (c.results["judges"].get(judge) or {}).get("harmful_rate"),
+                )
+                for c in runs
+            )
+            sweeps.append((recipe, setting, points))
+    return sweeps
 
 
 def primary_judge(conditions: list[Condition]) -> str:
@@ -114,9 +157,20 @@ def build_context(
             "alpha",
             references,
         )
+    sweep_svgs = [
+        charts.line_chart(
+            [x for x, _ in points],
+            [y for _, y in points],
+            f"Fine-tuning ({recipe}): harm against {setting} — judge: {judge}",
+            setting,
+            label=recipe,
+        )
+        for recipe, setting, points in training_sweeps(conditions, judge)
+    ]
     return {
         "title": title,
         "judge": judge,
+        "sweep_svgs": sweep_svgs,
         "conditions": conditions,
         "judges": sorted({j for c in conditions for j in c.results["judges"]}),
         "headline_svg": headline_svg,
