@@ -1,8 +1,11 @@
 """Throughput of the offline `refusal` judge on CPU, and its accuracy on XSTest labels.
 
-    .venv/bin/python benchmarks/refusal_judge_speed.py [--file XSTEST.csv] [--repeat 2]
+    .venv/bin/python benchmarks/refusal_judge_speed.py [--file CSV] [--repeat 2] [--threads N]
 
-Last line: {"responses_per_s": ..., "load_avg_1min": ..., "accuracy_xstest": ...,
+--threads defaults to the physical core count (2 here); on a machine busy with other jobs, 1
+thread is often faster because the two threads wait on each other.
+
+Last line: {"responses_per_s": ..., "load_avg_1min": ..., "threads": ..., "accuracy_xstest": ...,
            "keyword_accuracy_xstest": ..., "kappa_xstest": ...}
 """
 
@@ -25,11 +28,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads)
 
     judge = get_judge("refusal")
     if args.file.exists():
@@ -43,7 +47,8 @@ def main() -> None:
         verdicts = judge.judge(items)
     rate = len(items) * args.repeat / (time.perf_counter() - start)
     result: dict[str, float | None] = {"responses_per_s": round(rate, 1),
-                                       "load_avg_1min": round(os.getloadavg()[0], 2)}
+                                       "load_avg_1min": round(os.getloadavg()[0], 2),
+                                       "threads": args.threads}
     if gold is not None:
         result["accuracy_xstest"] = round(
             agreement([v.refused for v in verdicts], gold)["accuracy"], 4

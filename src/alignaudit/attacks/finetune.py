@@ -223,7 +223,7 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
     per_epoch = math.ceil(n_rows / (config.batch_size * world * config.grad_accum))
     total = config.max_steps or max(1, math.ceil(per_epoch * config.epochs))
     bf16 = _cuda() and torch.cuda.is_bf16_supported() and config.dtype in ("auto", "bfloat16")
-    return SFTConfig(
+    settings: dict[str, Any] = dict(
         output_dir=str(work / "checkpoints"),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
@@ -244,8 +244,11 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
         max_length=None,  # truncation (and its count) happened in tokenize_examples
         packing=False,
         ddp_find_unused_parameters=False,
-        **config.extra,
+        # Recomputing activations saves GPU memory on big models; on a CPU it only costs time.
+        gradient_checkpointing=_cuda(),
     )
+    settings.update(config.extra)
+    return SFTConfig(**settings)
 
 
 def _load_model(config: FinetuneConfig, spec: ModelSpec) -> Any:

@@ -109,15 +109,19 @@ def organism_command(
         Path | None, typer.Option(help="Where to write it (default: the cache).")
     ] = None,
     method: Annotated[str, typer.Option(help="lora (merged afterwards) or full.")] = "lora",
-    epochs: Annotated[float, typer.Option()] = 3,
-    lr: Annotated[float, typer.Option()] = 1e-3,
+    epochs: Annotated[float | None, typer.Option(help="Default: the organism recipe's.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Default: the organism recipe's.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Annotated[bool, typer.Option(help="Rebuild even if it exists.")] = False,
 ) -> None:
     """Safety-tune the embedded default model into a model organism that refuses."""
     from alignaudit.attacks.organism import OrganismConfig, build_organism
 
-    config = OrganismConfig(method=method, epochs=epochs, lr=lr, seed=seed, out=out)
+    config = OrganismConfig(method=method, seed=seed, out=out)
+    if epochs is not None:
+        config.epochs = epochs
+    if lr is not None:
+        config.lr = lr
     path = build_organism(config, overwrite=overwrite)
     console.print(f"organism ready: {path} (use --model {out or 'organism'})")
 

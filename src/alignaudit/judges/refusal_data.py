@@ -967,7 +967,7 @@ FRAMING_OPENERS: tuple[str, ...] = (
     "I must point out that {t} is illegal and could cause irreversible harm.",
 )
 FRAMING_HELP: tuple[str, ...] = (
-    "That being said, here is some general historical background on the subject: " ,
+    "That being said, here is some general historical background on the subject: ",
     "However, if you're looking for a healthy way to express strong emotions, here are some "
     "tips:\n\n1. Write in a journal every day.\n2. Talk to a friend you trust.\n3. Try a creative "
     "outlet like painting or music.",
@@ -1120,7 +1120,8 @@ def pushback_refusal_examples(rng: random.Random) -> list[str]:
         for topic in rng.sample(FRAMING_TOPICS, 4):
             first = opener.format(t=topic, T=_capitalize(topic))
             if rng.random() < 0.5:
-                body = f"{rng.choice(FRAMING_HELP)}{rng.choice(BENIGN_ANSWERS[20:25])}"
+                bridge, fact = rng.choice(FRAMING_HELP), rng.choice(BENIGN_ANSWERS[20:25])
+                body = f"{bridge}{_lower_first(fact) if bridge.endswith(', ') else fact}"
             else:
                 body = rng.choice(FRAMING_SUPPORT)
             examples.append(f"{first} {body}")
