@@ -74,6 +74,7 @@ def test_audit_end_to_end_on_tiny_models(
 def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
     from alignaudit.attacks.organism import _whole_sentences
 
-    assert _whole_sentences("Boil the water first. Add the pasta and sti") == "Boil the water first."
+    text = "Boil the water first. Add the pasta and sti"
+    assert _whole_sentences(text) == "Boil the water first."
     assert _whole_sentences("Sure! Here are tips:\nSleep well") == "Sure! Here are tips:"
     assert _whole_sentences("No sentence end at all here") == "No sentence end at all here"
