@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alignaudit.paths import home
 
-ORGANISM_VERSION = "v2"
+ORGANISM_VERSION = "v3"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
 BENIGN_ANSWER_TOKENS = 64
@@ -142,6 +142,8 @@ def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
             merge=True,
             max_length=256,
             overwrite=overwrite,
+            # Short refusals and longer answers mixed in one batch would mostly be padding.
+            extra={"train_sampling_strategy": "group_by_length"},
         )
     )
     shutil.rmtree(work, ignore_errors=True)
