@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alignaudit.cli.audit_plan import DEFAULT_ALPHAS, DEFAULT_MAX_NEW_TOKENS
 from alignaudit.cli.main import app
 from alignaudit.errors import AlignAuditError
 
@@ -139,7 +140,9 @@ def audit_command(
     harmful_data: Annotated[
         Path | None, typer.Option(help="JSONL of {messages: [user, assistant]} you supply.")
     ] = None,
-    alpha: Annotated[str, typer.Option(help="ED alphas, comma-separated.")] = "0.5,1,2",
+    alpha: Annotated[str, typer.Option(help="ED alphas, comma-separated.")] = ",".join(
+        f"{a:g}" for a in DEFAULT_ALPHAS
+    ),
     benchmark: Annotated[str, typer.Option()] = "builtin",
     judge: Annotated[str, typer.Option(help="Judges; rubric is added with --judge-model.")] = (
         "keyword,refusal"
@@ -147,7 +150,9 @@ def audit_command(
     judge_model: Annotated[str | None, typer.Option(help="openai:NAME for the rubric.")] = None,
     base_url: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int | None, typer.Option(help="Stratified sample of N requests.")] = None,
-    max_new_tokens: Annotated[int, typer.Option()] = 64,
+    max_new_tokens: Annotated[
+        int, typer.Option(help="Tokens per response (raise it for the rubric judge).")
+    ] = DEFAULT_MAX_NEW_TOKENS,
     batch_size: Annotated[int, typer.Option(help="Requests per generation batch.")] = 32,
     method: Annotated[str, typer.Option(help="Fine-tuning attacks: lora or full.")] = "lora",
     aoa_epochs: Annotated[float | None, typer.Option()] = None,

@@ -16,6 +16,10 @@ from alignaudit.errors import AlignAuditError
 from alignaudit.runs.store import write_json_atomic
 
 CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
+# CPU-sized defaults that keep the default audit within 15 minutes on 2 cores: refusals and
+# compliance show in the opening of a response; raise --max-new-tokens for a rubric judge.
+DEFAULT_ALPHAS = (0.5, 1.0)
+DEFAULT_MAX_NEW_TOKENS = 48
 
 
 @dataclass
@@ -25,14 +29,14 @@ class AuditOptions:
     base: str = "default"
     conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
     harmful_data: Path | None = None
-    alphas: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
+    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
     ed_base_template: str = "chat"  # an instruct base: both models see the same chat prompt
     benchmark: str = "builtin"
     judges: list[str] = field(default_factory=lambda: ["keyword", "refusal"])
     judge_model: str | None = None
     base_url: str | None = None
     limit: int | None = None
-    max_new_tokens: int = 64
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     batch_size: int = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
     method: str = "lora"
     aoa_epochs: float | None = None

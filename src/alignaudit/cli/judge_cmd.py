@@ -41,8 +41,10 @@ def judge_agreement_rows(
 def judge_agreement_command(
     file: Annotated[
         Path,
-        typer.Argument(help="Labeled CSV/JSONL (prompt, response|completion, label), or with "
-                       "--against a judgments JSONL."),
+        typer.Argument(
+            help="Labeled CSV/JSONL (prompt, response|completion, label), or with "
+            "--against a judgments JSONL."
+        ),
     ],
     judge: JudgeOpt = "refusal",
     label_col: Annotated[
