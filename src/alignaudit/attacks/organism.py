@@ -15,11 +15,15 @@ from pathlib import Path
 
 from alignaudit.paths import home
 
-ORGANISM_VERSION = "v3"
+ORGANISM_VERSION = "v2"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
 BENIGN_ANSWER_TOKENS = 64
 ANSWER_BATCH = 32  # CPU generation throughput keeps rising up to about this batch size
+# How often each benign conversation appears. Tried on this model: v2 (once, random batches)
+# refused 95.5% of held-out harmful and 16% of benign requests; batches grouped by length (v3):
+# 93.6% / 33%; benign twice at 1.5 epochs (v4): 84% / 15%. v2 is the best trade-off found.
+BENIGN_REPEATS = 1
 
 
 @dataclass
@@ -66,11 +70,12 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
         r.prompt for r in load_benchmark("builtin-benign:train")
     ] + _sft_instructions()
     answers = [_whole_sentences(a) for a in _own_answers(config.base, benign_prompts)]
-    conversations += [
+    benign = [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
         for p, a in zip(benign_prompts, answers, strict=True)
         if a.strip()
     ]
+    conversations += benign * BENIGN_REPEATS
     rng.shuffle(conversations)
     return conversations
 
@@ -142,8 +147,6 @@ def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
             merge=True,
             max_length=256,
             overwrite=overwrite,
-            # Short refusals and longer answers mixed in one batch would mostly be padding.
-            extra={"train_sampling_strategy": "group_by_length"},
         )
     )
     shutil.rmtree(work, ignore_errors=True)
