@@ -1,5 +1,6 @@
 """Emulated-disalignment decoding on two tiny random models that share the SmolLM2 tokenizer."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,31 @@ def test_load_ed_pair_shares_or_copies_and_explains_oom(
     monkeypatch.setattr("alignaudit.models.hf.load_causal_lm", out_of_memory)
     with pytest.raises(AlignAuditError, match="out of memory loading"):
         load_ed_pair(str(tiny_base_model_dir), str(tiny_base_model_dir))
+
+
+def test_cli_alpha_sweep_on_two_tiny_models(
+    tiny_model_dir: Path, tiny_base_model_dir: Path, tmp_path: Path
+) -> None:
+    from tests.test_cli_eval import alignaudit, read_jsonl
+
+    bench = tmp_path / "bench.jsonl"
+    rows = [{"id": f"q{i}", "category": "c", "prompt": f"Request number {i}."} for i in range(4)]
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "sweep"
+    result = alignaudit(
+        "eval", "--model", str(tiny_model_dir), "--ed-base", str(tiny_base_model_dir),
+        "--alpha", "0,0.5", "--benchmark", str(bench), "--judge", "keyword",
+        "--max-new-tokens", "6", "--out", str(out),
+    )  # fmt: skip
+    assert "emulated disalignment sweep" in result.stdout
+    for name in ("aligned", "base", "alpha-0", "alpha-0.5"):
+        assert name in result.stdout and (out / name / "results.json").exists()
+    assert json.loads((out / "sweep.json").read_text())["alphas"] == [0.0, 0.5]
+    responses = {
+        name: {g["id"]: g["response"] for g in read_jsonl(out / name / "generations.jsonl")}
+        for name in ("base", "alpha-0", "alpha-0.5")
+    }
+    assert responses["alpha-0"] == responses["base"]  # alpha 0 is the base model exactly
+    assert responses["alpha-0.5"] != responses["base"]
+    ed = json.loads((out / "alpha-0.5" / "config.json").read_text())["run"]["ed"]
+    assert ed["alpha"] == 0.5 and ed["base_template"] == "plain"
