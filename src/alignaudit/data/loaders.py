@@ -26,6 +26,7 @@ from typing import Any
 
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import read_jsonl_objects
 
 HEX_PHI_CATEGORIES = (
     "illegal_activity",
@@ -94,17 +95,7 @@ def _read_rows(path: Path) -> Iterator[Row]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(path, number, f"not valid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise InputFileError(path, number, "each line must be a JSON object")
-            yield number, record
+    yield from read_jsonl_objects(path)
 
 
 def _json_rows(path: Path) -> Iterator[Row]:

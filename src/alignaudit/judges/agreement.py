@@ -1,7 +1,6 @@
 """How well a judge agrees with human labels, or with another judge (accuracy, Cohen's kappa)."""
 
 import csv
-import json
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import read_jsonl_objects
 from alignaudit.judges.base import JudgeInput
 
 RESPONSE_COLUMNS = ("response", "completion", "output", "generation")
@@ -42,19 +42,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise AlignAuditError(f"{path} not found; give a CSV or JSONL file of labeled responses")
     if path.suffix.lower() in (".jsonl", ".json"):
-        rows = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputFileError(path, number, f"not JSON: {exc.msg}") from exc
-                if not isinstance(record, dict):
-                    raise InputFileError(path, number, "expected a JSON object")
-                rows.append((number, record))
-        return rows
+        return list(read_jsonl_objects(path))
     with path.open(encoding="utf-8", newline="") as handle:
         # Line numbers count the header as line 1 (multi-line cells make this approximate).
         return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]

@@ -1,10 +1,10 @@
 """Responses to score: a run directory, or a user's JSONL of {id, prompt, response[, category]}."""
 
-import json
 from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import read_jsonl_objects
 from alignaudit.runs.store import RunDir
 
 REQUIRED = ("id", "prompt", "response")
@@ -24,15 +24,7 @@ def read_responses(source: Path) -> list[dict[str, Any]]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, number, f"not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InputFileError(path, number, "expected a JSON object")
+    for number, record in read_jsonl_objects(path):
         missing = [key for key in REQUIRED if not isinstance(record.get(key), str | int)]
         if missing:
             raise InputFileError(path, number, f"missing {', '.join(missing)}")
