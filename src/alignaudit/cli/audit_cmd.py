@@ -7,7 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignaudit.cli.audit_plan import DEFAULT_ALPHAS, DEFAULT_MAX_NEW_TOKENS
+from alignaudit.cli.audit_plan import DEFAULT_ALPHAS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
 from alignaudit.cli.main import app
 from alignaudit.errors import AlignAuditError
 
@@ -153,7 +153,9 @@ def audit_command(
     max_new_tokens: Annotated[
         int, typer.Option(help="Tokens per response (raise it for the rubric judge).")
     ] = DEFAULT_MAX_NEW_TOKENS,
-    batch_size: Annotated[int, typer.Option(help="Requests per generation batch.")] = 32,
+    batch_size: Annotated[
+        int, typer.Option(help="Requests per generation batch.")
+    ] = DEFAULT_BATCH_SIZE,
     method: Annotated[str, typer.Option(help="Fine-tuning attacks: lora or full.")] = "lora",
     aoa_epochs: Annotated[float | None, typer.Option()] = None,
     benign_epochs: Annotated[float | None, typer.Option()] = None,

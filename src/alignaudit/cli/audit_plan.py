@@ -20,6 +20,7 @@ CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
 # compliance show in the opening of a response; raise --max-new-tokens for a rubric judge.
 DEFAULT_ALPHAS = (0.5, 1.0)
 DEFAULT_MAX_NEW_TOKENS = 48
+DEFAULT_BATCH_SIZE = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class AuditOptions:
     base_url: str | None = None
     limit: int | None = None
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    batch_size: int = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
+    batch_size: int = DEFAULT_BATCH_SIZE
     method: str = "lora"
     aoa_epochs: float | None = None
     benign_epochs: float | None = None
