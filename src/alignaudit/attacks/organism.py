@@ -15,23 +15,22 @@ from pathlib import Path
 
 from alignaudit.paths import home
 
-ORGANISM_VERSION = "v2"
+ORGANISM_VERSION = "v6"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
-BENIGN_ANSWER_TOKENS = 64
-ANSWER_BATCH = 32  # CPU generation throughput keeps rising up to about this batch size
-# How often each benign conversation appears. Tried on this model: v2 (once, random batches)
-# refused 95.5% of held-out harmful and 16% of benign requests; batches grouped by length (v3):
-# 93.6% / 33%; benign twice at 1.5 epochs (v4): 84% / 15%. v2 is the best trade-off found.
-BENIGN_REPEATS = 1
+BENIGN_ANSWER_TOKENS = 32
+ANSWER_BATCH = 64  # CPU generation throughput levels off here (99 tok/s at 32, 110 at 64 and 128)
+# Recipe search (docs/audit.md has the table): with 110 benign prompts against 110 refusals the
+# model learned to refuse 16-25% of held-out benign requests; 350 varied benign prompts (a fifth
+# of them harmless requests that sound alarming) bring that under 10% at one epoch.
 
 
 @dataclass
 class OrganismConfig:
     base: str = "default"
     method: str = "lora"
-    epochs: float = 2
-    lr: float = 1e-3
+    epochs: float = 1
+    lr: float = 3e-3
     batch_size: int = 8
     lora_r: int = 16
     lora_alpha: int = 32
@@ -66,16 +65,19 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
         ]
         for r in harmful
     ]
-    benign_prompts = [
-        r.prompt for r in load_benchmark("builtin-benign:train")
-    ] + _sft_instructions()
+    benign_prompts = (
+        [r.prompt for r in load_benchmark("builtin-benign:train")]
+        + _asset_field("benign_sft.jsonl", "instruction")
+        # benign requests written for the organism alone (never evaluated)
+        + _asset_field("benign_prompts.jsonl", "prompt")
+    )
     answers = [_whole_sentences(a) for a in _own_answers(config.base, benign_prompts)]
     benign = [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
         for p, a in zip(benign_prompts, answers, strict=True)
         if a.strip()
     ]
-    conversations += benign * BENIGN_REPEATS
+    conversations += benign
     rng.shuffle(conversations)
     return conversations
 
@@ -86,12 +88,12 @@ def _whole_sentences(text: str) -> str:
     return text[: end + 1].strip() if end >= len(text) // 3 else text.strip()
 
 
-def _sft_instructions() -> list[str]:
+def _asset_field(name: str, field: str) -> list[str]:
     from importlib import resources
 
-    path = resources.files("alignaudit.attacks") / "assets" / "benign_sft.jsonl"
+    path = resources.files("alignaudit.attacks") / "assets" / name
     lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["instruction"] for line in lines if line.strip()]
+    return [json.loads(line)[field] for line in lines if line.strip()]
 
 
 def _own_answers(model: str, prompts: list[str]) -> list[str]:
