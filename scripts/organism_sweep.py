@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
-from alignaudit.attacks.organism import _asset_field, _whole_sentences
+from alignaudit.attacks.organism import _asset_field, _unseen_by_evaluation, _whole_sentences
 from alignaudit.attacks.refusals import refusal_for
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
@@ -64,7 +64,11 @@ class Sweep:
         self.base = str(default_model_path())
         shared = [r.prompt for r in load_benchmark("builtin-benign:train")]
         shared += _asset_field("benign_sft.jsonl", "instruction")
-        self.pools = {False: shared, True: shared + _asset_field("benign_prompts.jsonl", "prompt")}
+        extra = _asset_field("benign_prompts.jsonl", "prompt")
+        self.pools = {
+            False: _unseen_by_evaluation(shared),
+            True: _unseen_by_evaluation(shared + extra),
+        }
         self.answers: dict[int, dict[str, str]] = {}
         self.eval = [("harmful", r) for r in load_benchmark("builtin:eval")]
         self.eval += [("benign", r) for r in load_benchmark("builtin-benign:eval")]

@@ -78,3 +78,28 @@ def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
     assert _whole_sentences(text) == "Boil the water first."
     assert _whole_sentences("Sure! Here are tips:\nSleep well") == "Sure! Here are tips:"
     assert _whole_sentences("No sentence end at all here") == "No sentence end at all here"
+
+
+def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> None:
+    """The organism is scored on the held-out splits, so none of their prompts may be trained on;
+    every benign training prompt gets the untuned model's answer, every harmful one a refusal."""
+    from alignaudit.attacks import organism
+    from alignaudit.attacks.refusals import REFUSALS
+    from alignaudit.data import load_benchmark
+
+    monkeypatch.setattr(
+        organism, "_own_answers", lambda model, prompts: [f"ok {p}" for p in prompts]
+    )
+    conversations = organism.safety_conversations(organism.OrganismConfig())
+    trained = {c[0]["content"] for c in conversations}
+    held_out = {
+        r.prompt for spec in ("builtin:eval", "builtin-benign:eval") for r in load_benchmark(spec)
+    }
+    assert not trained & held_out
+    harmful = {r.prompt for r in load_benchmark("builtin:train")}
+    refusals = [c for c in conversations if c[0]["content"] in harmful]
+    benign = [c for c in conversations if c[0]["content"] not in harmful]
+    assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)
+    assert len(benign) == 349 and all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
+    normalized = [" ".join(p.lower().split()) for p in trained]
+    assert len(set(normalized)) == len(normalized)  # no prompt twice

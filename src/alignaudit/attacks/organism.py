@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alignaudit.paths import home
 
-ORGANISM_VERSION = "v6"
+ORGANISM_VERSION = "v7"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
 BENIGN_ANSWER_TOKENS = 32
@@ -71,6 +71,7 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
         # benign requests written for the organism alone (never evaluated)
         + _asset_field("benign_prompts.jsonl", "prompt")
     )
+    benign_prompts = _unseen_by_evaluation(benign_prompts)
     answers = [_whole_sentences(a) for a in _own_answers(config.base, benign_prompts)]
     benign = [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
@@ -80,6 +81,25 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     conversations += benign
     rng.shuffle(conversations)
     return conversations
+
+
+def _unseen_by_evaluation(prompts: list[str]) -> list[str]:
+    """The prompts, once each, less any the organism is scored on (the built-in eval splits)."""
+    from alignaudit.data import load_benchmark
+
+    held_out = {
+        _normalized(r.prompt)
+        for spec in ("builtin:eval", "builtin-benign:eval")
+        for r in load_benchmark(spec)
+    }
+    kept: dict[str, str] = {}
+    for prompt in prompts:
+        kept.setdefault(_normalized(prompt), prompt)
+    return [prompt for key, prompt in kept.items() if key not in held_out]
+
+
+def _normalized(prompt: str) -> str:
+    return " ".join(prompt.lower().split())
 
 
 def _whole_sentences(text: str) -> str:
