@@ -113,6 +113,13 @@ def test_rejected_key_aborts() -> None:
         judge_for(server).judge([JudgeInput("a", HARMFUL, "RESP-FULL")])
 
 
+def test_unknown_judge_model_names_the_judge_server_option() -> None:
+    server = OpenAIServer(by_marker, fail=[404] * 5)
+    with server, pytest.raises(AlignAuditError, match="--judge-base-url") as caught:
+        judge_for(server).judge([JudgeInput("a", HARMFUL, "RESP-FULL")])
+    assert "HTTP 404" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_needs_an_openai_judge_model() -> None:
     with pytest.raises(AlignAuditError, match="openai:NAME"):
         get_judge("rubric", JudgeOptions(judge_model="some/folder"))

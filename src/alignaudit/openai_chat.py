@@ -62,8 +62,10 @@ class ChatClient:
         max_retries: int = 4,
         timeout: float = 120.0,
         backoff: float = 0.5,
+        url_flag: str = "--base-url",  # the option that set base_url, named in error hints
     ) -> None:
         self.model = model
+        self.url_flag = url_flag
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
@@ -103,7 +105,7 @@ class ChatClient:
                 return self._reply_text(reply)
         raise ChatRequestError(
             f"{self._where} failed after {self.max_retries + 1} attempts "
-            f"({last_error}); check --base-url (or $OPENAI_BASE_URL) and that the server is up"
+            f"({last_error}); check {self.url_flag} (or $OPENAI_BASE_URL) and that the server is up"
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> AlignAuditError:
@@ -115,7 +117,7 @@ class ChatClient:
             )
         if status == 404:
             return ChatSetupError(
-                f"{where}: not found (HTTP 404); check the name after openai: and --base-url"
+                f"{where}: not found (HTTP 404); check the name after openai: and {self.url_flag}"
             )
         return ChatRequestError(f"{where}: request rejected ({self._describe(exc)})")
 

@@ -20,6 +20,7 @@ class JudgeOptions:
     max_retries: int = 3
     concurrency: int = 8
     device: str | None = None
+    timeout: float = 120.0  # seconds per request to a judge server
 
 
 JudgeFactory = Callable[[JudgeOptions], Judge]

@@ -17,5 +17,7 @@ def judge_chat_client(options: JudgeOptions, judge: str, backoff: float = 0.5) -
         spec.removeprefix("openai:"),
         base_url=options.base_url,
         max_retries=options.max_retries,
+        timeout=options.timeout,
         backoff=backoff,
+        url_flag="--judge-base-url or --base-url",  # eval has both; score, audit: --base-url
     )
