@@ -1,6 +1,6 @@
 """Train organism recipe variants and score each on the held-out splits (docs/audit.md's table).
 
-    .venv/bin/python scripts/organism_sweep.py --out sweep/ [--variants v6,v5] [--minutes 7]
+    .venv/bin/python scripts/organism_sweep.py --out sweep/ [--variants v7,v5] [--minutes 7]
 
 Each variant is trained with the organism's own code path (refusals for `builtin:train`, the
 untuned model's greedy answers for the benign pools) in float32, merged, and generates 48 greedy
@@ -54,7 +54,7 @@ VARIANTS = [
     Variant("350-40tok-lr2e-3", True, 40, 1, 2e-3),
     Variant("350-32tok-lr2e-3", True, 32, 1, 2e-3),
     Variant("350-48tok-lr3e-3", True, 48, 1, 3e-3),
-    Variant("v6", True, 32, 1, 3e-3),
+    Variant("v7", True, 32, 1, 3e-3),  # the default; v6 had the same recipe before the data fix
 ]
 
 
