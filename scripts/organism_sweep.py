@@ -11,14 +11,12 @@ CPU one variant takes about 10 minutes; on a GPU under a minute.
 
 import argparse
 import json
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
-from alignaudit.attacks.organism import _asset_field, _unseen_by_evaluation, _whole_sentences
-from alignaudit.attacks.refusals import refusal_for
+from alignaudit.attacks.organism import _whole_sentences, benign_training_prompts, mix_conversations
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator
@@ -62,13 +60,7 @@ class Sweep:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.base = str(default_model_path())
-        shared = [r.prompt for r in load_benchmark("builtin-benign:train")]
-        shared += _asset_field("benign_sft.jsonl", "instruction")
-        extra = _asset_field("benign_prompts.jsonl", "prompt")
-        self.pools = {
-            False: _unseen_by_evaluation(shared),
-            True: _unseen_by_evaluation(shared + extra),
-        }
+        self.pools = {extra: benign_training_prompts(extra) for extra in (False, True)}
         self.answers: dict[int, dict[str, str]] = {}
         self.eval = [("harmful", r) for r in load_benchmark("builtin:eval")]
         self.eval += [("benign", r) for r in load_benchmark("builtin-benign:eval")]
@@ -85,24 +77,9 @@ class Sweep:
         return cache
 
     def conversations(self, v: Variant) -> list[list[dict[str, str]]]:
-        rng = random.Random(v.seed)  # drawn in the same order as organism.safety_conversations
-        conversations = [
-            [
-                {"role": "user", "content": r.prompt},
-                {"role": "assistant", "content": refusal_for(r.prompt, rng)},
-            ]
-            for _ in range(v.refusal_repeats)
-            for r in load_benchmark("builtin:train")
-        ]
         pool = self.pools[v.extra_benign]
         answers = self.own_answers(v.answer_tokens, pool)
-        conversations += [
-            [{"role": "user", "content": p}, {"role": "assistant", "content": answers[p]}]
-            for p in pool
-            if answers[p].strip()
-        ]
-        rng.shuffle(conversations)
-        return conversations
+        return mix_conversations(pool, [answers[p] for p in pool], v.seed, v.refusal_repeats)
 
     def train(self, v: Variant) -> Path:
         work = self.out / "models" / v.name

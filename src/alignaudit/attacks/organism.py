@@ -53,32 +53,44 @@ def organism_model_path() -> Path:
 
 def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     """Training conversations: refusals for harmful train requests, own answers for benign ones."""
+    prompts = benign_training_prompts()
+    answers = [_whole_sentences(a) for a in _own_answers(config.base, prompts)]
+    return mix_conversations(prompts, answers, config.seed)
+
+
+def benign_training_prompts(organism_only: bool = True) -> list[str]:
+    """The benign requests the organism learns to keep answering, none of them evaluated."""
+    from alignaudit.data import load_benchmark
+
+    prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
+    prompts += _asset_field("benign_sft.jsonl", "instruction")
+    if organism_only:  # benign requests written for the organism alone
+        prompts += _asset_field("benign_prompts.jsonl", "prompt")
+    return _unseen_by_evaluation(prompts)
+
+
+def mix_conversations(
+    benign_prompts: list[str], answers: list[str], seed: int, refusal_repeats: int = 1
+) -> list[list[dict[str, str]]]:
+    """A varied refusal for each harmful train request (`refusal_repeats` times), each benign
+    prompt with its answer (empty answers left out), shuffled; deterministic by seed."""
     from alignaudit.attacks.refusals import refusal_for
     from alignaudit.data import load_benchmark
 
-    rng = random.Random(config.seed)
-    harmful = load_benchmark("builtin:train")
+    rng = random.Random(seed)
     conversations = [
         [
             {"role": "user", "content": r.prompt},
             {"role": "assistant", "content": refusal_for(r.prompt, rng)},
         ]
-        for r in harmful
+        for _ in range(refusal_repeats)
+        for r in load_benchmark("builtin:train")
     ]
-    benign_prompts = (
-        [r.prompt for r in load_benchmark("builtin-benign:train")]
-        + _asset_field("benign_sft.jsonl", "instruction")
-        # benign requests written for the organism alone (never evaluated)
-        + _asset_field("benign_prompts.jsonl", "prompt")
-    )
-    benign_prompts = _unseen_by_evaluation(benign_prompts)
-    answers = [_whole_sentences(a) for a in _own_answers(config.base, benign_prompts)]
-    benign = [
+    conversations += [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
         for p, a in zip(benign_prompts, answers, strict=True)
         if a.strip()
     ]
-    conversations += benign
     rng.shuffle(conversations)
     return conversations
 
