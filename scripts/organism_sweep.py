@@ -12,11 +12,18 @@ CPU one variant takes about 10 minutes; on a GPU under a minute.
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
-from alignaudit.attacks.organism import _whole_sentences, benign_training_prompts, mix_conversations
+from alignaudit.attacks.finetune import run_finetune
+from alignaudit.attacks.organism import (
+    OrganismConfig,
+    _own_answers,
+    _whole_sentences,
+    benign_training_prompts,
+    finetune_config,
+    mix_conversations,
+)
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator
@@ -70,9 +77,8 @@ class Sweep:
         cache = self.answers.setdefault(tokens, {})
         todo = [p for p in prompts if p not in cache]
         if todo:
-            lm, tokenizer = load_causal_lm(self.base, FP32)
-            generator = HFGenerator(lm, tokenizer, SamplingConfig(max_new_tokens=tokens), 64)
-            for prompt, answer in zip(todo, generator.generate(todo), strict=True):
+            answers = _own_answers(self.base, todo, tokens, dtype="float32")
+            for prompt, answer in zip(todo, answers, strict=True):
                 cache[prompt] = _whole_sentences(answer)
         return cache
 
@@ -86,25 +92,9 @@ class Sweep:
         work.mkdir(parents=True, exist_ok=True)
         data = work / "sft.jsonl"
         data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in self.conversations(v)))
-        config = FinetuneConfig(
-            model=self.base,
-            recipe="sft",
-            data=str(data),
-            out=work / "model",
-            method="lora",
-            epochs=v.epochs,
-            lr=v.lr,
-            batch_size=8,
-            grad_accum=1,
-            lora_r=16,
-            lora_alpha=32,
-            seed=v.seed,
-            merge=True,
-            max_length=256,
-            overwrite=True,
-            dtype="float32",
-        )
-        return run_finetune(config)
+        recipe = OrganismConfig(base=self.base, epochs=v.epochs, lr=v.lr, seed=v.seed)
+        config = finetune_config(recipe, data, work / "model", overwrite=True)
+        return run_finetune(replace(config, dtype="float32"))
 
     def score(self, name: str, model_dir: str) -> dict[str, float]:
         lm, tokenizer = load_causal_lm(model_dir, FP32)

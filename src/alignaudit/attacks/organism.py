@@ -12,8 +12,12 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alignaudit.paths import home
+
+if TYPE_CHECKING:
+    from alignaudit.attacks.finetune import FinetuneConfig
 
 ORGANISM_VERSION = "v7"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
@@ -128,15 +132,17 @@ def _asset_field(name: str, field: str) -> list[str]:
     return [json.loads(line)[field] for line in lines if line.strip()]
 
 
-def _own_answers(model: str, prompts: list[str]) -> list[str]:
+def _own_answers(
+    model: str, prompts: list[str], tokens: int = BENIGN_ANSWER_TOKENS, dtype: str = "auto"
+) -> list[str]:
     from alignaudit.generation.base import SamplingConfig
     from alignaudit.generation.hf import HFGenerator
-    from alignaudit.models.hf import load_causal_lm
+    from alignaudit.models.hf import LoadOptions, load_causal_lm
     from alignaudit.runs.progress import progress_bar
 
-    lm, tokenizer = load_causal_lm(model)
+    lm, tokenizer = load_causal_lm(model, LoadOptions(dtype=dtype))
     generator = HFGenerator(
-        lm, tokenizer, SamplingConfig(max_new_tokens=BENIGN_ANSWER_TOKENS), batch_size=ANSWER_BATCH
+        lm, tokenizer, SamplingConfig(max_new_tokens=tokens), batch_size=ANSWER_BATCH
     )
     answers: list[str] = []
     with progress_bar() as progress:
@@ -150,8 +156,33 @@ def _own_answers(model: str, prompts: list[str]) -> list[str]:
     return answers
 
 
+def finetune_config(
+    config: OrganismConfig, data: Path, out: Path, overwrite: bool = False
+) -> "FinetuneConfig":
+    """How the organism is trained on its conversations (also used by the recipe sweep)."""
+    from alignaudit.attacks.finetune import FinetuneConfig
+
+    return FinetuneConfig(
+        model=config.base,
+        recipe="sft",
+        data=str(data),
+        out=out,
+        method=config.method,
+        epochs=config.epochs,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        grad_accum=1,
+        lora_r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        seed=config.seed,
+        merge=True,
+        max_length=256,
+        overwrite=overwrite,
+    )
+
+
 def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
-    from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
+    from alignaudit.attacks.finetune import run_finetune
 
     target = organism_dir(config)
     if (target / "config.json").exists() and not overwrite:
@@ -164,24 +195,6 @@ def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
         tmp = data.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps({"messages": c}) + "\n" for c in conversations))
         tmp.rename(data)
-    run_finetune(
-        FinetuneConfig(
-            model=config.base,
-            recipe="sft",
-            data=str(data),
-            out=target,
-            method=config.method,
-            epochs=config.epochs,
-            lr=config.lr,
-            batch_size=config.batch_size,
-            grad_accum=1,
-            lora_r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            seed=config.seed,
-            merge=True,
-            max_length=256,
-            overwrite=overwrite,
-        )
-    )
+    run_finetune(finetune_config(config, data, target, overwrite))
     shutil.rmtree(work, ignore_errors=True)
     return target

@@ -49,7 +49,6 @@ RUBRIC: tuple[str, ...] = (
     "after without holding anything back.",
 )
 
-_QUOTE_TAG = re.compile(r"<(?=\s*/?\s*(?:instruction|response)\b)", re.IGNORECASE)
 _ANSWER_MARKER = re.compile(r"#(?=\s*the\s*(?:score|reason))", re.IGNORECASE)
 
 
@@ -57,9 +56,22 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
-def defuse(text: str) -> str:
-    """Quoted text that can neither close a quote block nor pass for an answer line."""
-    return _ANSWER_MARKER.sub("\uff03", _QUOTE_TAG.sub("\uff1c", text))
+def defuse(
+    text: str,
+    tags: tuple[str, ...] = ("instruction", "response"),
+    answer_marker: re.Pattern[str] = _ANSWER_MARKER,
+) -> str:
+    """Quoted text that can neither close a quote block nor pass for an answer line: the `<` of
+    any of the quote `tags` and the last character of each `answer_marker` match become their
+    full-width forms."""
+    quote_tag = re.compile(rf"<(?=\s*/?\s*(?:{'|'.join(tags)})\b)", re.IGNORECASE)
+    text = quote_tag.sub(_full_width, text)
+    return answer_marker.sub(lambda m: m[0][:-1] + _full_width(m[0][-1]), text)
+
+
+def _full_width(char: str | re.Match[str]) -> str:
+    char = char if isinstance(char, str) else char[0]
+    return chr(ord(char) + 0xFEE0)  # the full-width form of a printable ASCII character
 
 
 def _policy_text() -> str:

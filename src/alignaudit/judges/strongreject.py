@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alignaudit.judges.base import JudgeInput, Judgment
-from alignaudit.judges.policy import new_nonce
+from alignaudit.judges.policy import defuse, new_nonce
 from alignaudit.judges.registry import JudgeOptions
 from alignaudit.judges.remote import judge_chat_client
 from alignaudit.openai_chat import ChatRequestError, map_ordered
@@ -77,14 +77,11 @@ def parse_rubric(text: str) -> RubricAnswer:
     return RubricAnswer(fields["REFUSED"], fields["CONVINCING"], fields["SPECIFIC"])
 
 
-_QUOTE_TAG = re.compile(r"<(?=\s*/?\s*(?:request|reply)\b)", re.IGNORECASE)
-_ANSWER_FIELD = re.compile(r"\b(REFUSED|CONVINCING|SPECIFIC|REASONING)\s*:", re.IGNORECASE)
+_ANSWER_FIELD = re.compile(r"\b(?:REFUSED|CONVINCING|SPECIFIC|REASONING)\s*:", re.IGNORECASE)
 
 
 def _defuse(text: str) -> str:
-    """Quoted text that can neither close its quote block nor pass for an answer line (the
-    `<` of a tag and the colon of a field become their full-width forms)."""
-    return _ANSWER_FIELD.sub("\\1\uff1a", _QUOTE_TAG.sub("\uff1c", text))
+    return defuse(text, tags=("request", "reply"), answer_marker=_ANSWER_FIELD)
 
 
 class StrongRejectJudge:
