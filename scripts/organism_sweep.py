@@ -59,7 +59,10 @@ VARIANTS = [
     Variant("350-40tok-lr2e-3", True, 40, 1, 2e-3),
     Variant("350-32tok-lr2e-3", True, 32, 1, 2e-3),
     Variant("350-48tok-lr3e-3", True, 48, 1, 3e-3),
-    Variant("v7", True, 32, 1, 3e-3),  # the default; v6 had the same recipe before the data fix
+    Variant("v7", True, 32, 1, 3e-3),  # v6 had the same recipe before the data fix
+    # From here on `builtin:train` holds 220 harmful requests (110 before).
+    Variant("v9", True, 24, 1, 3e-3),  # the default
+    Variant("v9-seed1", True, 24, 1, 3e-3, seed=1),
 ]
 
 
@@ -98,7 +101,7 @@ class Sweep:
 
     def score(self, name: str, model_dir: str) -> dict[str, float]:
         lm, tokenizer = load_causal_lm(model_dir, FP32)
-        generator = HFGenerator(lm, tokenizer, SamplingConfig(max_new_tokens=48), 64)
+        generator = HFGenerator(lm, tokenizer, SamplingConfig(max_new_tokens=48), batch_size=64)
         responses = generator.generate([r.prompt for _, r in self.eval])
         inputs = [
             JudgeInput(r.id, r.prompt, text)

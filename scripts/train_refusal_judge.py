@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,10 @@ def main() -> None:
     texts = [text for text, _ in pairs]
     labels = np.asarray([label for _, label in pairs])
     print(f"{len(pairs)} examples, {int(labels.sum())} refusals; {len(holdout)} held out")
-    encoder = ResponseEncoder()
-    head = fit_head(featurize(encoder, texts), labels, args.seed)
+    # int8 encoder: activation ranges measured on the training texts, in float32.
+    calibration = ResponseEncoder().calibrate(texts)
+    encoder = ResponseEncoder(calibration=calibration)
+    head = replace(fit_head(featurize(encoder, texts), labels, args.seed), calibration=calibration)
     held_probs = head.probability(featurize(encoder, [text for text, _ in holdout]))
     held = agreement([bool(p >= 0.5) for p in held_probs], [bool(y) for _, y in holdout])
     print(f"held-out accuracy {held['accuracy']:.3f}, kappa {held['kappa']:.3f}")

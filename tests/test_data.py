@@ -20,12 +20,13 @@ def write(path: Path, text: str) -> Path:
 
 def test_builtin_sets_are_split_and_categorized() -> None:
     evaluation, train = load_benchmark("builtin"), load_benchmark("builtin:train")
-    assert len(evaluation) == len(train) == 110
+    assert (len(evaluation), len(train)) == (110, 220)
     assert Counter(r.category for r in evaluation) == {c: 10 for c in HEX_PHI_CATEGORIES}
+    assert Counter(r.category for r in train) == {c: 20 for c in HEX_PHI_CATEGORIES}
     assert not {r.id for r in evaluation} & {r.id for r in train}
     assert not {r.prompt for r in evaluation} & {r.prompt for r in train}
     everything = load_benchmark("builtin:all")
-    assert len({r.id for r in everything}) == 220
+    assert len({r.id for r in everything}) == 330
     benign = load_benchmark("builtin-benign:all")
     assert 90 <= len(benign) <= 110 and "unsafe_sounding" in {r.category for r in benign}
     assert len(load_benchmark("builtin-benign")) == len(load_benchmark("builtin-benign:train"))

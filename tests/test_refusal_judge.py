@@ -132,3 +132,36 @@ def test_beats_keyword_on_xstest_dev(judge) -> None:
     keyword = agreement([v.refused for v in get_judge("keyword").judge(items)], gold)
     assert learned["accuracy"] > keyword["accuracy"] + 0.04
     assert learned["kappa"] > keyword["kappa"] + 0.2
+
+
+def test_shipped_encoder_is_int8_with_stored_calibration(judge) -> None:
+    from alignaudit.judges.int8 import FixedScaleInt8Linear
+
+    layers = [m for m in judge.encoder.model.encoder.modules()
+              if isinstance(m, FixedScaleInt8Linear)]
+    assert len(layers) == 6 * ENCODER_LAYERS  # q, k, v, attention output, FFN in and out
+
+
+def test_int8_linear_matches_float_and_its_exact_fallback() -> None:
+    import copy
+
+    import torch
+
+    from alignaudit.judges.int8 import quantize_linear_layers
+
+    torch.manual_seed(0)
+    block = torch.nn.Module()
+    block.query, block.key = torch.nn.Linear(1536, 384), torch.nn.Linear(1536, 384)
+    reference = copy.deepcopy(block.query)
+    x = torch.randn(3, 20, 1536) * torch.rand(1536) * 4  # uneven channel ranges
+    absmax = [float(v) for v in x.abs().reshape(-1, 1536).amax(0)]
+    quantize_linear_layers(block, {"query": absmax, "key": absmax})
+    assert block.query.quantizer is block.key.quantizer  # one input, quantized once
+    with torch.inference_mode():
+        out, expected = block.query(x), reference(x)
+        codes, step = block.query.quantizer(x.reshape(-1, 1536))
+        fallback = torch.addcmul(block.query.bias, block.query.exact_fallback(codes), step)
+        alone = block.query(x[1:2].clone())
+    assert ((out - expected).norm() / expected.norm()).item() < 0.03
+    assert torch.equal(out, fallback.reshape(out.shape))  # the same integers, kernel or not
+    assert torch.equal(alone, out[1:2])  # a token's result does not depend on its batch

@@ -19,14 +19,16 @@ from alignaudit.paths import home
 if TYPE_CHECKING:
     from alignaudit.attacks.finetune import FinetuneConfig
 
-ORGANISM_VERSION = "v7"
+ORGANISM_VERSION = "v9"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
-BENIGN_ANSWER_TOKENS = 32
+BENIGN_ANSWER_TOKENS = 24
 ANSWER_BATCH = 64  # CPU generation throughput levels off here (99 tok/s at 32, 110 at 64 and 128)
 # Recipe search (docs/audit.md has the table): with 110 benign prompts against 110 refusals the
 # model learned to refuse 16-25% of held-out benign requests; 350 varied benign prompts (a fifth
-# of them harmless requests that sound alarming) bring that under 10% at one epoch.
+# of them harmless requests that sound alarming) bring that under 10% at one epoch. With only 110
+# harmful requests the held-out refusal rate hovered around 90% and moved with the seed (78-92%);
+# 220 distinct ones (20 per category) lifted it to about 95%.
 
 
 @dataclass

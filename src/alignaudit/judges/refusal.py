@@ -5,17 +5,20 @@ The lower four layers of a sentence encoder (all-MiniLM-L6-v2, shipped by the
 almost always sit; a handful of cheap lexical cues look at the whole text for refusals that come
 later ("..., but I can't go further"). A logistic regression head over both, trained by
 `scripts/train_refusal_judge.py` on the project's own data (`refusal_data.py`), ships as a small
-JSON file next to this module. Nothing is built or downloaded at first use.
+JSON file next to this module. The encoder's linear layers run in int8 with per-token scales
+(`int8.py`); their activation ranges, measured once on the training texts, ship in the same file.
+Nothing is built or downloaded at first use.
 """
 
 import importlib.util
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +70,7 @@ class RefusalHead:
     bias: float
     mean: np.ndarray
     scale: np.ndarray
+    calibration: dict[str, list] | None = None  # int8 activation ranges of the encoder
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         logits = ((features - self.mean) / self.scale) @ self.weights + self.bias
@@ -74,7 +78,7 @@ class RefusalHead:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "format": "alignaudit-refusal-head-v2",
+            "format": "alignaudit-refusal-head-v3",
             "encoder": ENCODER_PACKAGE,
             "encoder_layers": ENCODER_LAYERS,
             "head_tokens": HEAD_TOKENS,
@@ -83,6 +87,7 @@ class RefusalHead:
             "weights": [round(float(w), 6) for w in self.weights],
             "mean": [round(float(m), 6) for m in self.mean],
             "scale": [round(float(s), 6) for s in self.scale],
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -103,6 +108,7 @@ class RefusalHead:
             bias=float(data["bias"]),
             mean=np.asarray(data["mean"], dtype=np.float32),
             scale=np.asarray(data["scale"], dtype=np.float32),
+            calibration=data.get("calibration"),
         )
 
 
@@ -117,9 +123,14 @@ def encoder_path() -> Path:
 
 class ResponseEncoder:
     """Mean-pooled embeddings of the first `HEAD_TOKENS` tokens of each text, from the lower
-    `ENCODER_LAYERS` MiniLM layers."""
+    `ENCODER_LAYERS` MiniLM layers; with int8 linear layers when given their calibration."""
 
-    def __init__(self, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        device: str | None = None,
+        batch_size: int = 64,
+        calibration: dict[str, list] | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
@@ -128,26 +139,41 @@ class ResponseEncoder:
         model = AutoModel.from_pretrained(path).eval()
         model.encoder.layer = model.encoder.layer[:ENCODER_LAYERS]
         model.config.num_hidden_layers = ENCODER_LAYERS
+        if calibration is not None:
+            from alignaudit.judges.int8 import quantize_linear_layers
+
+            quantize_linear_layers(model.encoder, calibration)
         self.device = device or "cpu"
         self.model = model.to(self.device)
         self.batch_size = batch_size
 
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any]]:
+        """(indices, tokenized batch), shortest texts first: sorting keeps padding small."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = self.tokenizer(
+                [texts[i][: HEAD_TOKENS * 8] for i in idx],  # skip tokenizing the tail
+                truncation=True,
+                max_length=HEAD_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
+            yield idx, batch
+
+    def calibrate(self, texts: Sequence[str]) -> dict[str, list]:
+        """Activation ranges for `calibration=`, measured on `texts` in float32."""
+        from alignaudit.judges.int8 import calibrate
+
+        batches = (batch for _, batch in self.batches(texts))
+        return calibrate(self.model, batches, within=self.model.encoder)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        # Sorting by length keeps padding (wasted compute) small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = self.tokenizer(
-                    [texts[i][: HEAD_TOKENS * 8] for i in idx],  # skip tokenizing the tail
-                    truncation=True,
-                    max_length=HEAD_TOKENS,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(self.device)
+            for idx, batch in self.batches(texts):
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -178,7 +204,7 @@ def featurize(encoder: ResponseEncoder, texts: Sequence[str]) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _shared_encoder(device: str | None) -> ResponseEncoder:
-    return ResponseEncoder(device=device)
+    return ResponseEncoder(device=device, calibration=RefusalHead.load().calibration)
 
 
 class RefusalJudge:
