@@ -159,7 +159,8 @@ def test_int8_linear_matches_float_and_its_exact_fallback() -> None:
     assert block.query.quantizer is block.key.quantizer  # one input, quantized once
     with torch.inference_mode():
         out, expected = block.query(x), reference(x)
-        codes, step = block.query.quantizer(x.reshape(-1, 1536))
+        codes, step = block.query.quantizer(x)
+        assert block.key.quantizer(x)[0] is codes  # quantized once for both layers
         fallback = block.query.exact_fallback(codes).mul_(step).add_(block.query.bias)
         alone = block.query(x[1:2].clone())
     assert ((out - expected).norm() / expected.norm()).item() < 0.03
