@@ -135,10 +135,10 @@ def test_beats_keyword_on_xstest_dev(judge) -> None:
 
 
 def test_shipped_encoder_is_int8_with_stored_calibration(judge) -> None:
-    from alignaudit.judges.int8 import FixedScaleInt8Linear
+    from alignaudit.judges.int8 import Int8Linear
 
     layers = [m for m in judge.encoder.model.encoder.modules()
-              if isinstance(m, FixedScaleInt8Linear)]
+              if isinstance(m, Int8Linear)]
     assert len(layers) == 6 * ENCODER_LAYERS  # q, k, v, attention output, FFN in and out
 
 

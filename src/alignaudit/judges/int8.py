@@ -56,7 +56,7 @@ def smoothing(input_absmax: torch.Tensor, weights: list[torch.Tensor]) -> torch.
     return activation / weight_absmax.clamp(min=1e-5).pow(1 - MIGRATION)
 
 
-class FixedScaleInt8Linear(nn.Module):
+class Int8Linear(nn.Module):
     """y = W x + b computed as int8 weights times 7-bit activations, one scale per token."""
 
     def __init__(self, linear: nn.Linear, quantizer: TokenQuantizer, smooth: torch.Tensor) -> None:
@@ -145,5 +145,5 @@ def quantize_linear_layers(module: nn.Module, calibration: dict[str, list]) -> N
         smooth = smoothing(torch.tensor(absmax), [linear.weight for linear in linears])
         quantizer = TokenQuantizer(smooth)
         for name, linear in zip(names, linears, strict=True):
-            quantized = FixedScaleInt8Linear(linear, quantizer, smooth)
+            quantized = Int8Linear(linear, quantizer, smooth)
             setattr(parent, name.rpartition(".")[2], quantized)

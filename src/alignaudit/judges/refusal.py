@@ -202,9 +202,14 @@ def featurize(encoder: ResponseEncoder, texts: Sequence[str]) -> np.ndarray:
     return np.concatenate([embedded, lexical], axis=1)
 
 
+@lru_cache(maxsize=1)
+def _shipped_head() -> RefusalHead:
+    return RefusalHead.load()
+
+
 @lru_cache(maxsize=2)
 def _shared_encoder(device: str | None) -> ResponseEncoder:
-    return ResponseEncoder(device=device, calibration=RefusalHead.load().calibration)
+    return ResponseEncoder(device=device, calibration=_shipped_head().calibration)
 
 
 class RefusalJudge:
@@ -214,7 +219,7 @@ class RefusalJudge:
 
     def __init__(self, options: JudgeOptions | None = None) -> None:
         options = options or JudgeOptions()
-        self.head = RefusalHead.load()
+        self.head = _shipped_head()
         self.encoder = _shared_encoder(options.device)
 
     def probabilities(self, responses: Sequence[str]) -> np.ndarray:
