@@ -21,6 +21,7 @@ from sklearn.model_selection import cross_val_score
 
 from alignaudit.judges.agreement import agreement, load_labeled
 from alignaudit.judges.refusal import (
+    FEED_FORWARD_KEEP,
     HEAD_PATH,
     RefusalHead,
     ResponseEncoder,
@@ -69,10 +70,13 @@ def main() -> None:
     texts = [text for text, _ in pairs]
     labels = np.asarray([label for _, label in pairs])
     print(f"{len(pairs)} examples, {int(labels.sum())} refusals; {len(holdout)} held out")
-    # int8 encoder: activation ranges measured on the training texts, in float32.
-    calibration = ResponseEncoder().calibrate(texts)
-    encoder = ResponseEncoder(calibration=calibration)
-    head = replace(fit_head(featurize(encoder, texts), labels, args.seed), calibration=calibration)
+    # The encoder's feed-forward neurons are ranked, and the int8 activation ranges measured,
+    # on the training texts, in float32.
+    neurons = ResponseEncoder().rank_feed_forward_neurons(texts, FEED_FORWARD_KEEP)
+    calibration = ResponseEncoder(ffn_neurons=neurons).calibrate(texts)
+    encoder = ResponseEncoder(calibration=calibration, ffn_neurons=neurons)
+    head = replace(fit_head(featurize(encoder, texts), labels, args.seed),
+                   calibration=calibration, ffn_neurons=neurons)
     held_probs = head.probability(featurize(encoder, [text for text, _ in holdout]))
     held = agreement([bool(p >= 0.5) for p in held_probs], [bool(y) for _, y in holdout])
     print(f"held-out accuracy {held['accuracy']:.3f}, kappa {held['kappa']:.3f}")

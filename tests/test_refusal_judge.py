@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from alignaudit.judges.base import JudgeInput
@@ -134,35 +135,120 @@ def test_beats_keyword_on_xstest_dev(judge) -> None:
     assert learned["kappa"] > keyword["kappa"] + 0.2
 
 
-def test_shipped_encoder_is_int8_with_stored_calibration(judge) -> None:
+def test_shipped_encoder_is_int8_pruned_and_calibrated(judge) -> None:
     from alignaudit.judges.int8 import Int8Linear
+    from alignaudit.judges.refusal import FEED_FORWARD_KEEP
 
-    layers = [m for m in judge.encoder.model.encoder.modules()
-              if isinstance(m, Int8Linear)]
-    assert len(layers) == 6 * ENCODER_LAYERS  # q, k, v, attention output, FFN in and out
+    layers = judge.encoder.int8.layers
+    assert len(layers) == ENCODER_LAYERS
+    # q, k and v as one product, the attention output, FFN in and out
+    assert sum(isinstance(m, Int8Linear) for m in layers.modules()) == 4 * ENCODER_LAYERS
+    kept = round(FEED_FORWARD_KEEP * 1536)
+    assert [layer.ffn_in.out_features for layer in layers] == [kept] * ENCODER_LAYERS
 
 
 def test_int8_linear_matches_float_and_its_exact_fallback() -> None:
+    import torch
+
+    from alignaudit.judges.int8 import Int8Linear, quantize_per_token
+
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(1536, 384)
+    x = torch.randn(3, 20, 1536) * torch.rand(1536) * 4  # uneven channel ranges
+    layer = Int8Linear(reference, x.abs().reshape(-1, 1536).amax(0))
+    with torch.inference_mode():
+        out, expected = layer(x), reference(x)
+        codes, step = quantize_per_token(x, layer.inverse_smooth)
+        fallback = layer.exact_fallback(codes).mul_(step).add_(layer.bias)
+        alone = layer(x[1:2].clone())
+    assert codes.dtype == torch.uint8 and int(codes.min()) >= 1 and int(codes.max()) <= 127
+    assert ((out - expected).norm() / expected.norm()).item() < 0.03
+    assert torch.equal(out, fallback.reshape(out.shape))  # the same integers, kernel or not
+    assert torch.equal(alone, out[1:2])  # a token's result does not depend on its batch
+
+
+@pytest.fixture(scope="module")
+def float_encoder():
+    from alignaudit.judges.refusal import ResponseEncoder
+
+    return ResponseEncoder()
+
+
+def test_int8_encoder_follows_transformers_forward(float_encoder) -> None:
+    """Our compact layers on the full (unpruned) encoder against transformers' own forward."""
+    import torch
+
+    from alignaudit.judges.int8_bert import Int8BertEncoder
+
+    texts = ["I'm sorry, but I can't help with that.", "Paris is the capital of France. " * 9]
+    _, batch = next(float_encoder.batches(texts))
+    calibration = float_encoder.calibrate(texts)
+    compact = Int8BertEncoder(float_encoder.model, calibration)
+    with torch.inference_mode():
+        expected = float_encoder.model(**batch).last_hidden_state
+        hidden = compact(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    real = batch["attention_mask"].bool()
+    cosine = torch.nn.functional.cosine_similarity(hidden[real], expected[real], dim=-1)
+    assert hidden.shape == expected.shape
+    assert cosine.min().item() > 0.98
+
+
+def test_feed_forward_pruning_keeps_the_ranked_neurons(float_encoder) -> None:
     import copy
 
     import torch
 
-    from alignaudit.judges.int8 import quantize_linear_layers
+    from alignaudit.judges.int8_bert import prune_feed_forward
 
-    torch.manual_seed(0)
-    block = torch.nn.Module()
-    block.query, block.key = torch.nn.Linear(1536, 384), torch.nn.Linear(1536, 384)
-    reference = copy.deepcopy(block.query)
-    x = torch.randn(3, 20, 1536) * torch.rand(1536) * 4  # uneven channel ranges
-    absmax = [float(v) for v in x.abs().reshape(-1, 1536).amax(0)]
-    quantize_linear_layers(block, {"query": absmax, "key": absmax})
-    assert block.query.quantizer is block.key.quantizer  # one input, quantized once
+    texts = ["I won't help with that request.", "Here is a recipe: mix flour and water."]
+    ranked = float_encoder.rank_feed_forward_neurons(texts, 0.5)
+    assert [len(kept) for kept in ranked] == [768] * ENCODER_LAYERS
+    assert all(kept == sorted(set(kept)) for kept in ranked)
+    everything = copy.deepcopy(float_encoder.model)
+    prune_feed_forward(everything, [list(range(1536))] * ENCODER_LAYERS)
+    pruned = copy.deepcopy(float_encoder.model)
+    prune_feed_forward(pruned, ranked)
+    _, batch = next(float_encoder.batches(texts))
     with torch.inference_mode():
-        out, expected = block.query(x), reference(x)
-        codes, step = block.query.quantizer(x)
-        assert block.key.quantizer(x)[0] is codes  # quantized once for both layers
-        fallback = block.query.exact_fallback(codes).mul_(step).add_(block.query.bias)
-        alone = block.query(x[1:2].clone())
-    assert ((out - expected).norm() / expected.norm()).item() < 0.03
-    assert torch.equal(out, fallback.reshape(out.shape))  # the same integers, kernel or not
-    assert torch.equal(alone, out[1:2])  # a token's result does not depend on its batch
+        full = float_encoder.model(**batch).last_hidden_state
+        assert torch.allclose(everything(**batch).last_hidden_state, full, atol=1e-5)
+        half = pruned(**batch).last_hidden_state
+    assert pruned.encoder.layer[0].output.dense.in_features == 768
+    assert not torch.allclose(half, full, atol=1e-3)  # pruning changed something...
+    cosine = torch.nn.functional.cosine_similarity(half.mean(1), full.mean(1), dim=-1)
+    assert cosine.min().item() > 0.9  # ...but kept most of the signal
+
+
+def test_parallel_batches_give_the_sequential_result(judge) -> None:
+    import torch
+
+    texts = [f"Answer number {i}: " + "the capital of France is Paris. " * (i % 7)
+             for i in range(40)]
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        sequential = judge.encoder.encode(texts)
+        torch.set_num_threads(2)
+        parallel = judge.encoder.encode(texts)
+        assert torch.get_num_threads() == 2  # restored after the workers finish
+    finally:
+        torch.set_num_threads(previous)
+    assert np.array_equal(sequential, parallel)
+
+
+def test_freed_memory_is_kept_for_reuse(judge) -> None:
+    import resource
+    import sys
+
+    from alignaudit.judges.allocator import keep_freed_memory
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc settings")
+    assert keep_freed_memory()
+    items = [JudgeInput(str(i), "q", "Here is a detailed answer about bread. " * 12)
+             for i in range(48)]
+    judge.judge(items)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    judge.judge(items)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 2000  # about 30,000 with glibc's defaults

@@ -19,48 +19,37 @@ ACTIVATION_LEVELS = 63  # 7-bit signed range around the zero point below
 ZERO_POINT = 64
 
 
-class TokenQuantizer:
-    """7-bit codes, one step per token, for the input of one or more linear layers.
-
-    Layers that read the same tensor (an attention block's query, key and value) share one
-    quantizer, so that tensor is quantized once: the last input and its codes are kept, and a
-    call with the very same tensor object returns them.
-    """
-
-    def __init__(self, smooth: torch.Tensor) -> None:
-        self.inverse_smooth = 1.0 / smooth
-        self._last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes and steps of `x` flattened to (tokens, channels)."""
-        if self._last is not None and self._last[0] is x:
-            return self._last[1], self._last[2]
-        flat = x.reshape(-1, x.shape[-1]).float()
-        smoothed = flat * self.inverse_smooth.to(x.device)
-        # amax and amin separately: ten times faster than torch.aminmax along rows on CPU.
-        high, low = smoothed.amax(-1, keepdim=True), smoothed.amin(-1, keepdim=True)
-        absmax = torch.maximum(high, -low).clamp_(min=1e-8)
-        # |smoothed| <= absmax, so the rounded codes stay within +-ACTIVATION_LEVELS; adding the
-        # (even) zero point before rounding gives the same integers as after. In-place steps:
-        # a broadcast addcmul is several times slower on CPU.
-        codes = smoothed.mul_(ACTIVATION_LEVELS / absmax).add_(ZERO_POINT).round_()
-        result = codes.to(torch.uint8), absmax / ACTIVATION_LEVELS
-        self._last = (x, *result)
-        return result
+def quantize_per_token(x: torch.Tensor, inverse_smooth: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """7-bit codes (uint8 around ZERO_POINT) and steps of `x` flattened to (tokens, channels)."""
+    smoothed = x.reshape(-1, x.shape[-1]).float() * inverse_smooth
+    # amax and amin separately: ten times faster than torch.aminmax along rows on CPU.
+    high, low = smoothed.amax(-1, keepdim=True), smoothed.amin(-1, keepdim=True)
+    absmax = torch.maximum(high, -low).clamp_(min=1e-8)
+    # |smoothed| <= absmax, so the rounded codes stay within +-ACTIVATION_LEVELS; adding the
+    # (even) zero point before rounding gives the same integers as after. In-place steps:
+    # a broadcast addcmul is several times slower on CPU.
+    codes = smoothed.mul_(ACTIVATION_LEVELS / absmax).add_(ZERO_POINT).round_()
+    # The codes lie in 1..127, where int8 and uint8 share their bits; float to int8 is several
+    # times faster than float to uint8 on CPU.
+    return codes.to(torch.int8).view(torch.uint8), absmax / ACTIVATION_LEVELS
 
 
-def smoothing(input_absmax: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
-    """SmoothQuant's per-input-channel factors for linear layers that share an input."""
-    weight_absmax = torch.stack([w.detach().float().abs().amax(0) for w in weights]).amax(0)
+def smoothing(input_absmax: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """SmoothQuant's per-input-channel factors for a linear layer."""
+    weight_absmax = weight.detach().float().abs().amax(0)
     activation = input_absmax.float().clamp(min=1e-5).pow(MIGRATION)
     return activation / weight_absmax.clamp(min=1e-5).pow(1 - MIGRATION)
 
 
 class Int8Linear(nn.Module):
-    """y = W x + b computed as int8 weights times 7-bit activations, one scale per token."""
+    """y = W x + b computed as int8 weights times 7-bit activations, one scale per token.
 
-    def __init__(self, linear: nn.Linear, quantizer: TokenQuantizer, smooth: torch.Tensor) -> None:
+    Stateless in use, so worker threads may share one layer."""
+
+    def __init__(self, linear: nn.Linear, input_absmax: torch.Tensor) -> None:
         super().__init__()
+        smooth = smoothing(input_absmax, linear.weight)
+        self.register_buffer("inverse_smooth", 1.0 / smooth)
         scaled = linear.weight.detach().float() * smooth
         self.register_buffer("weight_scale", scaled.abs().amax(1).clamp(min=1e-12) / 127.0)
         quantized = torch.round(scaled / self.weight_scale[:, None]).clamp(-127, 127)
@@ -68,11 +57,10 @@ class Int8Linear(nn.Module):
         bias = linear.bias.detach().float() if linear.bias is not None else None
         self.register_buffer("bias", bias)
         self.out_features = linear.out_features
-        self.quantizer = quantizer
         self._kernel = _onednn_kernel(self.weight_int8, self.weight_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        codes, step = self.quantizer(x)  # the very tensor: siblings reuse its codes
+        codes, step = quantize_per_token(x, self.inverse_smooth)
         if self._kernel is not None and codes.device.type == "cpu":
             y = self._kernel(codes)
         else:
@@ -129,21 +117,3 @@ def calibrate(
         for handle in handles:
             handle.remove()
     return {name: [round(float(v), 5) for v in values] for name, values in maxima.items()}
-
-
-def quantize_linear_layers(module: nn.Module, calibration: dict[str, list]) -> None:
-    """Replace every calibrated linear layer of `module` in place. Siblings with the same
-    calibration read the same input and share its quantizer."""
-    groups: dict[tuple[str, tuple], list[str]] = {}
-    for name in linear_layers(module):
-        if name in calibration:
-            parent = name.rpartition(".")[0]
-            groups.setdefault((parent, tuple(calibration[name])), []).append(name)
-    for (parent_name, absmax), names in groups.items():
-        parent = module.get_submodule(parent_name) if parent_name else module
-        linears = [module.get_submodule(name) for name in names]
-        smooth = smoothing(torch.tensor(absmax), [linear.weight for linear in linears])
-        quantizer = TokenQuantizer(smooth)
-        for name, linear in zip(names, linears, strict=True):
-            quantized = Int8Linear(linear, quantizer, smooth)
-            setattr(parent, name.rpartition(".")[2], quantized)
