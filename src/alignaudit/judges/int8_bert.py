@@ -1,8 +1,7 @@
 """The `refusal` judge's BERT encoder as a compact int8 forward pass.
 
 transformers' BertLayer runs query, key and value as three products over the same input; here
-they are one fused int8 product (one quantization of the input, one kernel call), and attention
-over these short sequences is written out, which is faster on CPU than the fused kernel. The
+they are one fused int8 product (one quantization of the input, one kernel call). The
 weights and the embeddings module come from a transformers `BertModel`; only the layers' forward
 is ours, and a test holds it to transformers' own output.
 
@@ -11,7 +10,6 @@ carry the most signal on calibration texts (mean |activation| times the norm of 
 weights), and `prune_feed_forward` cuts the others from a transformers model in place.
 """
 
-import math
 from collections.abc import Iterable
 
 import torch
@@ -62,13 +60,12 @@ class Int8BertLayer(nn.Module):
         self.ffn_out = Int8Linear(layer.output.dense, absmax("output.dense"))
         self.output_norm = layer.output.LayerNorm
         self.heads = heads
-        self.scale = 1.0 / math.sqrt(attention.query.out_features // heads)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, tokens, width = x.shape
         q, k, v = self.qkv(x).view(batch, tokens, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.scale).add_(mask)
-        context = torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(batch, tokens, -1)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        context = context.transpose(1, 2).reshape(batch, tokens, -1)
         x = self.attention_norm(self.attention_out(context).add_(x))
         return self.output_norm(self.ffn_out(F.gelu(self.ffn_in(x))).add_(x))
 
