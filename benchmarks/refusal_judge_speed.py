@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/refusal_judge_speed.py [--file CSV] [--repeat 2] [--threads N]
 
---threads defaults to the physical core count (2 here); on a machine busy with other jobs, 1
-thread is often faster because the two threads wait on each other.
+--threads (default: up to 2, the cores here) sets torch's thread count, which the judge uses as
+its number of worker threads: each runs whole batches with one thread per op. This machine's
+speed drifts by a third over minutes; compare versions in interleaved runs.
 
 Last line: {"responses_per_s": ..., "load_avg_1min": ..., "threads": ..., "accuracy_xstest": ...,
            "keyword_accuracy_xstest": ..., "kappa_xstest": ...}
