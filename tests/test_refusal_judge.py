@@ -181,7 +181,7 @@ def test_int8_encoder_follows_transformers_forward(float_encoder) -> None:
     from alignaudit.judges.int8_bert import Int8BertEncoder
 
     texts = ["I'm sorry, but I can't help with that.", "Paris is the capital of France. " * 9]
-    _, batch = next(float_encoder.batches(texts))
+    batch = float_encoder.tokenize(texts)
     calibration = float_encoder.calibrate(texts)
     compact = Int8BertEncoder(float_encoder.model, calibration)
     with torch.inference_mode():
@@ -208,7 +208,7 @@ def test_feed_forward_pruning_keeps_the_ranked_neurons(float_encoder) -> None:
     prune_feed_forward(everything, [list(range(1536))] * ENCODER_LAYERS)
     pruned = copy.deepcopy(float_encoder.model)
     prune_feed_forward(pruned, ranked)
-    _, batch = next(float_encoder.batches(texts))
+    batch = float_encoder.tokenize(texts)
     with torch.inference_mode():
         full = float_encoder.model(**batch).last_hidden_state
         assert torch.allclose(everything(**batch).last_hidden_state, full, atol=1e-5)

@@ -94,21 +94,22 @@ def linear_layers(module: nn.Module) -> dict[str, nn.Linear]:
     return {name: m for name, m in module.named_modules() if isinstance(m, nn.Linear)}
 
 
-def calibrate(
-    model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], within: nn.Module
-) -> dict[str, list]:
-    """Per-input-channel absolute maxima of the inputs of every linear layer in `within` (named
-    relative to it) while `model` runs on the batches."""
-    maxima: dict[str, torch.Tensor] = {}
+def observe_inputs(
+    model: nn.Module,
+    batches: Iterable[dict[str, torch.Tensor]],
+    modules: dict[str, nn.Module],
+    observe: Callable[[str, torch.Tensor], None],
+) -> None:
+    """Run `model` on the batches, calling `observe(name, input)` with each input of `modules`."""
 
     def recorder(name: str) -> Callable:
         def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            seen = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(0)
-            maxima[name] = torch.maximum(maxima[name], seen) if name in maxima else seen
+            observe(name, inputs[0].detach())
 
         return hook
 
-    handles = [m.register_forward_pre_hook(recorder(n)) for n, m in linear_layers(within).items()]
+    handles = [module.register_forward_pre_hook(recorder(name))
+               for name, module in modules.items()]
     try:
         with torch.inference_mode():
             for batch in batches:
@@ -116,4 +117,18 @@ def calibrate(
     finally:
         for handle in handles:
             handle.remove()
+
+
+def calibrate(
+    model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], within: nn.Module
+) -> dict[str, list]:
+    """Per-input-channel absolute maxima of the inputs of every linear layer in `within` (named
+    relative to it) while `model` runs on the batches."""
+    maxima: dict[str, torch.Tensor] = {}
+
+    def record(name: str, x: torch.Tensor) -> None:
+        seen = x.abs().reshape(-1, x.shape[-1]).amax(0)
+        maxima[name] = torch.maximum(maxima[name], seen) if name in maxima else seen
+
+    observe_inputs(model, batches, linear_layers(within), record)
     return {name: [round(float(v), 5) for v in values] for name, values in maxima.items()}

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from alignaudit.judges.int8 import Int8Linear
+from alignaudit.judges.int8 import Int8Linear, observe_inputs
 
 
 def _select(linear: nn.Linear, rows: torch.Tensor | None = None,
@@ -102,25 +102,15 @@ def rank_feed_forward_neurons(
     """Per layer of a transformers `BertModel`, the ascending indices of the `keep` share of
     feed-forward neurons with the largest mean |activation| × output-weight norm on `batches`."""
     layers = list(model.encoder.layer)
-    totals = [torch.zeros(layer.output.dense.in_features) for layer in layers]
+    outputs = {str(i): layer.output.dense for i, layer in enumerate(layers)}
+    totals = {name: torch.zeros(linear.in_features) for name, linear in outputs.items()}
 
-    def recorder(i: int):  # noqa: ANN202
-        def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            totals[i] += inputs[0].detach().abs().reshape(-1, totals[i].numel()).sum(0)
+    def record(name: str, x: torch.Tensor) -> None:
+        totals[name] += x.abs().reshape(-1, x.shape[-1]).sum(0)
 
-        return hook
-
-    handles = [layer.output.dense.register_forward_pre_hook(recorder(i))
-               for i, layer in enumerate(layers)]
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                model(**batch)
-    finally:
-        for handle in handles:
-            handle.remove()
+    observe_inputs(model, batches, outputs, record)
     ranked = []
-    for total, layer in zip(totals, layers, strict=True):
+    for total, layer in zip(totals.values(), layers, strict=True):
         importance = total * layer.output.dense.weight.detach().norm(dim=0)
         kept = importance.argsort(descending=True)[: round(keep * importance.numel())]
         ranked.append(sorted(kept.tolist()))

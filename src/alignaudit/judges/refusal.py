@@ -175,13 +175,9 @@ class ResponseEncoder:
                 return_tensors="pt",
             ).to(self.device)
 
-    def batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any]]:
-        """(indices, tokenized batch), shortest texts first: sorting keeps padding small."""
-        for idx in self._chunks(texts, self.batch_size):
-            yield idx, self.tokenize([texts[i] for i in idx])
-
     @staticmethod
     def _chunks(texts: Sequence[str], size: int) -> list[list[int]]:
+        """Indices in batches of `size`, shortest texts first: sorting keeps padding small."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         return [order[start : start + size] for start in range(0, len(order), size)]
 
