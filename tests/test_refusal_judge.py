@@ -222,14 +222,16 @@ def test_feed_forward_pruning_keeps_the_ranked_neurons(float_encoder) -> None:
 def test_parallel_batches_give_the_sequential_result(judge) -> None:
     import torch
 
+    from alignaudit.judges.refusal import featurize
+
     texts = [f"Answer number {i}: " + "the capital of France is Paris. " * (i % 7)
              for i in range(40)]
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        sequential = judge.encoder.encode(texts)
+        sequential = featurize(judge.encoder, texts)
         torch.set_num_threads(2)
-        parallel = judge.encoder.encode(texts)
+        parallel = featurize(judge.encoder, texts)
         assert torch.get_num_threads() == 2  # restored after the workers finish
     finally:
         torch.set_num_threads(previous)

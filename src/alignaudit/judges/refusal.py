@@ -236,15 +236,6 @@ class ResponseEncoder:
 
         return rank_feed_forward_neurons(self.model, self._unpadded(texts), keep)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
-
-        def job(idx: list[int], batch: Any) -> None:
-            out[idx] = self.embed(batch)
-
-        self.map_batches(texts, job)
-        return out
-
 
 # The `regex` package: twice as fast as `re` on these cues, and it lets go of the GIL while it
 # matches (concurrent=True), so worker threads match in parallel with each other's encoder.
@@ -267,7 +258,8 @@ def featurize(encoder: ResponseEncoder, texts: Sequence[str]) -> np.ndarray:
     out = np.zeros((len(texts), width + len(lexical_features(""))), dtype=np.float32)
 
     def job(idx: list[int], batch: Any) -> None:
-        # Per batch, so one worker's regexes (which hold the GIL) overlap another's encoder.
+        # Per batch, inside the workers: the cues' matching lets go of the GIL, so it overlaps
+        # the other workers' encoding.
         out[idx, :width] = encoder.embed(batch)
         out[idx, width:] = [lexical_features(texts[i]) for i in idx]
 
