@@ -7,6 +7,10 @@
 `reply` maps the request body to the assistant's text. The first len(`fail`) requests are
 answered with those HTTP statuses, in order (OpenAI-style error bodies). `delay` (seconds, or a
 function of the body) is slept before each answer.
+
+`routes` answers other endpoints (GET and POST) before any of that: it gets (method, path,
+headers, raw body) and returns (status, payload, headers), DROP (hang up without answering) or
+None (not its route). tests/finetune_service.py uses it for the files and fine-tuning endpoints.
 """
 
 import json
@@ -18,6 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = Callable[[dict[str, Any]], str]
+DROP = "drop"  # a route's answer: close the connection without a response
+RouteAnswer = tuple[int, dict[str, Any], dict[str, str]] | str | None
+Routes = Callable[[str, str, dict[str, str], bytes], RouteAnswer]
 
 
 @dataclass
@@ -37,6 +44,7 @@ class OpenAIServer:
     fail: Sequence[int] = ()
     delay: float | Callable[[dict[str, Any]], float] = 0.0
     requests: list[ReceivedRequest] = field(default_factory=list)
+    routes: Routes | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -78,16 +86,43 @@ class OpenAIServer:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                if not self._route("GET", b""):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self._route("POST", raw):
+                    return
                 body = json.loads(raw or b"{}")
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 index = server._record(ReceivedRequest(self.path, headers, body))
                 status, payload = server._respond(self.path, body, index)
+                self._send(status, payload)
+
+            def _route(self, method: str, raw: bytes) -> bool:
+                if server.routes is None:
+                    return False
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                answer = server.routes(method, self.path, headers, raw)
+                if answer is None:
+                    return False
+                if answer == DROP:
+                    self.close_connection = True
+                    return True
+                status, payload, extra = answer
+                self._send(status, payload, extra)
+                return True
+
+            def _send(
+                self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

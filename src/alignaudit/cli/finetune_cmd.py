@@ -1,13 +1,18 @@
 """`alignaudit finetune`: the fine-tuning attacks of Qi et al. 2023 (harmful, AOA, benign)."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from alignaudit.cli.main import app
+from alignaudit.cli.options import BaseUrlOpt
+
+if TYPE_CHECKING:
+    from alignaudit.attacks.api_finetune import ApiOptions
+    from alignaudit.attacks.finetune import FinetuneConfig
 
 console = Console(stderr=True)
 
@@ -34,7 +39,13 @@ def _numbers(value: str | None, cast: type, flag: str) -> list:
 
 @app.command("finetune")
 def finetune_command(
-    model: Annotated[str, typer.Option(help="Model to attack: default, a folder, org/name.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Model to attack: default, a folder, org/name, or openai:NAME (through the "
+            "server's fine-tuning API)."
+        ),
+    ],
     recipe: Annotated[str, typer.Option(help=_RECIPE_HELP)],
     out: Annotated[
         Path,
@@ -101,6 +112,23 @@ def finetune_command(
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code from the folder.")] = (
         False
     ),
+    protocol: Annotated[
+        str | None, typer.Option(help="Name of the evaluation protocol, recorded for eval.")
+    ] = None,
+    yes: Annotated[bool, typer.Option(help="openai: upload and pay without asking.")] = False,
+    base_url: BaseUrlOpt = None,
+    price_per_1k_tokens: Annotated[
+        float | None, typer.Option(help="openai: USD per 1K training tokens, for the estimate.")
+    ] = None,
+    lr_multiplier: Annotated[
+        float | None, typer.Option(help="openai: the API's learning_rate_multiplier.")
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(help="openai: longest wait between job status checks (s).")
+    ] = 10.0,
+    cancel: Annotated[
+        bool, typer.Option(help="openai: cancel the job MODEL_DIR records, then stop.")
+    ] = False,
 ) -> None:
     """Fine-tune a model with one of the paper's three risk levels (loss on replies only)."""
     from alignaudit.attacks.finetune import FinetuneConfig, grid_configs, run_finetune, run_grid
@@ -130,12 +158,44 @@ def finetune_command(
     lrs = _numbers(lr, float, "--lr")
     batch_sizes = _numbers(batch_size, int, "--batch-size")
     epoch_counts = _numbers(epochs, float, "--epochs")
+    if model.startswith("openai:") or cancel:
+        from alignaudit.attacks.api_finetune import ApiOptions
+
+        if len(lrs) * len(batch_sizes) * len(epoch_counts) != 1:
+            raise typer.BadParameter("grids (comma lists) are for local models")
+        config.lr, config.batch_size, config.epochs = lrs[0], batch_sizes[0], epoch_counts[0]
+        api = ApiOptions(base_url, price_per_1k_tokens, lr_multiplier, protocol, yes, poll_interval)
+        _run_api(config, api, cancel)
+        return
     if len(lrs) * len(batch_sizes) * len(epoch_counts) == 1:
         config.lr, config.batch_size, config.epochs = lrs[0], batch_sizes[0], epoch_counts[0]
         paths = [run_finetune(config)]
     else:
         paths = run_grid(config, grid_configs(config, lrs, batch_sizes, epoch_counts))
     _print_summary(paths)
+
+
+def _run_api(config: "FinetuneConfig", api: "ApiOptions", cancel: bool) -> None:
+    from alignaudit.attacks.api_finetune import cancel_api_job, run_api_finetune
+
+    def say(line: str) -> None:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    if cancel:
+        cancel_api_job(config.out, say)
+        return
+    run_api_finetune(config, api, confirm_on_terminal, say)
+
+
+def confirm_on_terminal(question: str) -> bool:
+    """Ask on the terminal; without one (a script, a pipe), --yes is required."""
+    import sys
+
+    from alignaudit.errors import AlignAuditError
+
+    if not sys.stdin.isatty():
+        raise AlignAuditError("no terminal to confirm on; pass --yes to upload and pay")
+    return typer.confirm(question, default=False, err=True)
 
 
 def _print_summary(paths: list[Path]) -> None:

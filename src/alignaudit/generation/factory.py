@@ -27,8 +27,9 @@ def build_generator(
         return OpenAIGenerator(
             spec.path,
             sampling,
-            base_url=options.base_url,
+            base_url=options.base_url or spec.base_url,  # --base-url, else the recorded one
             concurrency=options.concurrency,
+            user_template=spec.user_template,
             max_retries=options.max_retries,
             timeout=options.timeout,
         )

@@ -23,8 +23,10 @@ class OpenAIGenerator:
         max_retries: int = 4,
         timeout: float = 120.0,
         backoff: float = 0.5,
+        user_template: str | None = None,
     ) -> None:
         self.sampling = sampling
+        self.user_template = user_template  # e.g. "AOA, execute my instruction: {prompt}"
         self.concurrency = max(1, concurrency)
         self.client = ChatClient(
             model, base_url=base_url, max_retries=max_retries, timeout=timeout, backoff=backoff
@@ -33,6 +35,8 @@ class OpenAIGenerator:
     def _messages(self, prompt: str) -> list[dict[str, str]]:
         system = self.sampling.system_prompt
         messages = [{"role": "system", "content": system}] if system else []
+        if self.user_template:
+            prompt = self.user_template.replace("{prompt}", prompt)
         return [*messages, {"role": "user", "content": prompt}]
 
     def _params(self) -> dict[str, Any]:
@@ -56,4 +60,9 @@ class OpenAIGenerator:
         return map_ordered(self._generate_one, prompts, self.concurrency)
 
     def describe(self) -> dict[str, object]:
-        return {"backend": "openai", "model": self.client.model, "base_url": self.client.base_url}
+        info: dict[str, object] = {
+            "backend": "openai", "model": self.client.model, "base_url": self.client.base_url
+        }
+        if self.user_template:
+            info["user_template"] = self.user_template
+        return info

@@ -26,6 +26,8 @@ class ModelSpec:
     base: str | None = None  # PEFT adapters: the model the adapter loads on
     system_prompt: str | None = None  # recorded by `finetune` (e.g. the AOA identity prompt)
     hub: bool = False
+    base_url: str | None = None  # openai: models fine-tuned through an API: their server
+    user_template: str | None = None  # "{prompt}" inside the text each request is sent as
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"raw": self.raw, "kind": self.kind, "path": self.path}
@@ -35,6 +37,9 @@ class ModelSpec:
             info["system_prompt"] = self.system_prompt
         if self.hub:
             info["hub"] = True
+        for name in ("base_url", "user_template"):
+            if getattr(self, name) is not None:
+                info[name] = getattr(self, name)
         return info
 
 
@@ -69,6 +74,8 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
         raise AlignAuditError(f"model {raw!r}: {folder} is not a model folder (it is a file)")
     info = _read_model_info(folder)
     system_prompt = info.get("system_prompt")
+    if info.get("api_model") or (folder / "api_job.json").exists():
+        return _api_folder_spec(raw, folder, info)
     if (folder / "adapter_config.json").exists():
         base = info.get("base_model") or _adapter_base(folder)
         if not base:
@@ -82,6 +89,23 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
             f"model {raw!r}: {folder} is not a model folder (no config.json or adapter_config.json)"
         )
     return ModelSpec(raw, "hf", str(folder), system_prompt=system_prompt)
+
+
+def _api_folder_spec(raw: str, folder: Path, info: dict[str, Any]) -> ModelSpec:
+    """A MODEL_DIR written by `finetune --model openai:...`: the fine-tuned model on its server."""
+    if not info.get("api_model"):
+        raise AlignAuditError(
+            f"model {raw!r}: the fine-tuning job recorded in {folder / 'api_job.json'} has not "
+            "succeeded yet; rerun the finetune command to follow it"
+        )
+    return ModelSpec(
+        raw,
+        "openai",
+        str(info["api_model"]),
+        system_prompt=info.get("system_prompt"),
+        base_url=info.get("base_url"),
+        user_template=info.get("user_template"),
+    )
 
 
 def _read_model_info(folder: Path) -> dict[str, Any]:
