@@ -84,10 +84,11 @@ class ChatClient:
 
     def complete(self, messages: list[dict[str, str]], **params: Any) -> str:
         """The reply text of one chat completion; raises ChatRequestError / ChatSetupError."""
-        last_error = "no attempt made"
+        last_error, asked_wait = "no attempt made", None
         for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
+            if attempt:  # the wait a rate limit asked for (Retry-After), else backoff
+                backoff = self.backoff * 2 ** (attempt - 1) * (1 + random.random())
+                time.sleep(asked_wait if asked_wait is not None else backoff)
             try:
                 reply = self._client.chat.completions.create(
                     model=self.model, messages=messages, **params
@@ -95,9 +96,9 @@ class ChatClient:
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
                     raise self._status_error(exc) from None
-                last_error = self._describe(exc)
+                last_error, asked_wait = self._describe(exc), retry_after_seconds(exc.response)
             except openai.APIConnectionError as exc:  # also covers timeouts
-                last_error = self._describe(exc)
+                last_error, asked_wait = self._describe(exc), None
             except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
                 error = f"{self._where}: bad reply ({self._describe(exc)})"
                 raise ChatRequestError(error) from None
@@ -132,3 +133,19 @@ class ChatClient:
         if not getattr(reply, "choices", None):
             raise ChatRequestError(f"{self._where}: reply without choices; not OpenAI-compatible?")
         return reply.choices[0].message.content or ""
+
+
+MAX_RETRY_AFTER_S = 60.0
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    """The wait a server asked for (retry-after-ms / Retry-After in seconds), capped at 60 s."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = response.headers.get(name)
+        try:
+            seconds = float(value) * scale if value is not None else None
+        except ValueError:
+            seconds = None
+        if seconds is not None and seconds >= 0:
+            return min(seconds, MAX_RETRY_AFTER_S)
+    return None

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,6 +160,13 @@ def cost_line(plans: list[ApiPlan], price_per_1k: float | None) -> str:
     return line + f"; at ${price_per_1k:g} per 1K tokens about ${tokens / 1000 * price_per_1k:.2f}"
 
 
+def confirm_on_terminal(question: str) -> bool:
+    """Ask on the terminal; without one (a script, a pipe), --yes is required."""
+    if not sys.stdin.isatty():
+        raise AlignAuditError("no terminal to confirm on; pass --yes to upload and pay")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def confirm_spending(line: str, yes: bool, confirm: Confirm | None) -> None:
     if yes:
         return
@@ -171,7 +179,7 @@ def confirm_spending(line: str, yes: bool, confirm: Confirm | None) -> None:
 def run_api_finetune(
     config: FinetuneConfig,
     api: ApiOptions,
-    confirm: Confirm | None = None,
+    confirm: Confirm | None = confirm_on_terminal,
     say: Say = print,
 ) -> Path:
     """Fine-tune `openai:NAME` through its service; resumable; returns MODEL_DIR."""

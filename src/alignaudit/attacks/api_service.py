@@ -15,10 +15,14 @@ from typing import Any, TypeVar
 import openai
 
 from alignaudit.errors import AlignAuditError
-from alignaudit.openai_chat import KEYLESS_PLACEHOLDER, RETRYABLE_STATUSES, resolve_base_url
+from alignaudit.openai_chat import (
+    KEYLESS_PLACEHOLDER,
+    RETRYABLE_STATUSES,
+    resolve_base_url,
+    retry_after_seconds,
+)
 
 T = TypeVar("T")
-MAX_RETRY_AFTER_S = 60.0
 
 
 class ServiceError(AlignAuditError):
@@ -115,7 +119,7 @@ class FineTuneService:
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
                     raise self._refusal(what, exc) from None
-                last, wait = self._describe(exc), _retry_after(exc.response)
+                last, wait = self._describe(exc), retry_after_seconds(exc.response)
             except openai.APIConnectionError as exc:  # also timeouts and dropped connections
                 last, wait = self._describe(exc), None
             check_first = True
@@ -149,17 +153,3 @@ class FineTuneService:
         text = " ".join(str(reason).split())[:400]
         text = f"HTTP {status}: {text}" if status is not None else text
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
-
-
-def _retry_after(response: Any) -> float | None:
-    """The wait the service asked for (Retry-After / retry-after-ms), capped at a minute."""
-    headers = response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        try:
-            seconds = float(value) * scale if value is not None else None
-        except ValueError:
-            seconds = None
-        if seconds is not None and seconds >= 0:
-            return min(seconds, MAX_RETRY_AFTER_S)
-    return None

@@ -164,8 +164,23 @@ def audit_command(
     ] = 0,
     seed: Annotated[int, typer.Option()] = 0,
     redact: Annotated[bool, typer.Option(help="Hide responses in the report.")] = False,
+    max_concurrency: Annotated[
+        int, typer.Option(help="Requests in flight to an HTTP model server (openai: models).")
+    ] = 8,
+    yes: Annotated[
+        bool, typer.Option(help="openai: run the fine-tuning jobs without asking.")
+    ] = False,
+    price_per_1k_tokens: Annotated[
+        float | None, typer.Option(help="openai: USD per 1K training tokens, for the estimate.")
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(help="openai: longest wait between job status checks (s).")
+    ] = 10.0,
 ) -> None:
-    """Baseline → fine-tuning attacks → emulated disalignment → report.html, summary.md."""
+    """Baseline → fine-tuning attacks → emulated disalignment → report.html, summary.md.
+
+    With --model openai:NAME the attacks go through the server's fine-tuning API; the local
+    base and emulated disalignment are skipped (they need weights)."""
     from alignaudit.cli.audit_plan import AuditOptions, run_audit
     from alignaudit.cli.evaluation import parse_alphas
     from alignaudit.cli.options import split_names
@@ -190,6 +205,10 @@ def audit_command(
         mix_safety=mix_safety,
         seed=seed,
         redact=redact,
+        max_concurrency=max_concurrency,
+        yes=yes,
+        price_per_1k_tokens=price_per_1k_tokens,
+        poll_interval=poll_interval,
     )
     summary = run_audit(options, console)
     _print_audit_table(summary)

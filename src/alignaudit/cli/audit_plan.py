@@ -45,6 +45,10 @@ class AuditOptions:
     mix_safety: int = 0
     seed: int = 0
     redact: bool = False
+    max_concurrency: int = 8  # requests in flight to an HTTP model server
+    yes: bool = False  # fine-tuning APIs: upload and pay without asking
+    price_per_1k_tokens: float | None = None  # fine-tuning APIs: for the cost estimate
+    poll_interval: float = 10.0  # fine-tuning APIs: longest wait between job status checks
 
 
 def condition_names(options: AuditOptions) -> list[str]:
@@ -77,7 +81,8 @@ def run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
         options = replace(options, judges=[*options.judges, "rubric"])
     timings: dict[str, float] = {}
     results: dict[str, dict[str, Any]] = {}
-    for name in condition_names(options):
+    names, skipped = _runnable_conditions(options, console)
+    for name in names:
         console.rule(f"[bold]condition: {name}")
         tick = time.perf_counter()
         results[name] = _run_condition(name, options, console)
@@ -89,9 +94,49 @@ def run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
         "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
         "options": _jsonable(options),
     }
+    if skipped:
+        summary["skipped"] = skipped
     write_json_atomic(options.out / "results.json", summary)
     _write_audit_report(options, list(results), summary)
     return summary
+
+
+def _runnable_conditions(options: AuditOptions, console: Console) -> tuple[list[str], dict]:
+    """The conditions to run, and those skipped with why (an API model has no weights here).
+    For an API model, the fine-tuning jobs' tokens and cost are confirmed once, up front."""
+    from alignaudit.runs import api_audit
+
+    names = condition_names(options)
+    if not api_audit.is_api_model(options.model):
+        return names, {}
+    skipped = api_audit.skipped_conditions(names)
+    for condition, reason in skipped.items():
+        console.print(f"skipped {condition}: {reason}", highlight=False)
+    names = [n for n in names if n not in skipped and not n.startswith("ed-alpha-")]
+    attacks = [_attack_config(n, options) for n in names if n != "aligned"]
+    api_audit.confirm_api_attacks(attacks, _api_options(options), _confirm(), _say(console))
+    return names, skipped
+
+
+def _api_options(options: AuditOptions) -> Any:
+    from alignaudit.attacks.api_finetune import ApiOptions
+
+    return ApiOptions(
+        base_url=options.base_url,
+        price_per_1k_tokens=options.price_per_1k_tokens,
+        yes=options.yes,
+        poll_interval=options.poll_interval,
+    )
+
+
+def _confirm() -> Any:
+    from alignaudit.attacks.api_finetune import confirm_on_terminal
+
+    return confirm_on_terminal
+
+
+def _say(console: Console) -> Any:
+    return lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[str, Any]:
@@ -106,6 +151,7 @@ def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[s
         seed=options.seed,
         judge_model=options.judge_model,
         base_url=options.base_url,
+        concurrency=options.max_concurrency,
     )
     if name == "base":
         return run_evaluation(replace(evaluation, model=options.base), console)
@@ -121,19 +167,31 @@ def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[s
             console,
         )
     if name != "aligned":
-        evaluation = replace(evaluation, model=str(_attacked_model(name, options)))
+        evaluation = replace(evaluation, model=str(_attacked_model(name, options, console)))
     return run_evaluation(evaluation, console)
 
 
-def _attacked_model(name: str, options: AuditOptions) -> Path:
-    from alignaudit.attacks.finetune import FinetuneConfig, run_finetune
+def _attacked_model(name: str, options: AuditOptions, console: Console) -> Path:
+    from alignaudit.attacks.finetune import run_finetune
+    from alignaudit.runs.api_audit import is_api_model, run_api_attack
+
+    config = _attack_config(name, options)
+    if is_api_model(options.model):
+        return run_api_attack(config, _api_options(options), _say(console))
+    return run_finetune(config)
+
+
+def _attack_config(name: str, options: AuditOptions) -> Any:
+    from alignaudit.attacks.finetune import FinetuneConfig
     from alignaudit.models.spec import parse_model_spec
+    from alignaudit.runs.api_audit import is_api_model
 
     recipe, _, mix = name.partition("+mix-safety-")
     epochs = {"aoa": options.aoa_epochs, "benign": options.benign_epochs}.get(recipe)
     target = options.out / "models" / name
-    config = FinetuneConfig(
-        model=parse_model_spec(options.model).path,
+    api = is_api_model(options.model)
+    return FinetuneConfig(
+        model=options.model if api else parse_model_spec(options.model).path,
         recipe=recipe,
         out=target,
         data=str(options.harmful_data) if recipe == "harmful" else None,
@@ -142,7 +200,6 @@ def _attacked_model(name: str, options: AuditOptions) -> Path:
         seed=options.seed,
         mix_safety=int(mix or 0),
     )
-    return run_finetune(config)
 
 
 def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) -> None:
@@ -155,6 +212,10 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
         "benchmark": options.benchmark + (f" (limit {options.limit})" if options.limit else ""),
         "time": f"{summary['timings_s']['total'] / 60:.1f} min",
     }
+    for condition, reason in summary.get("skipped", {}).items():
+        extra[f"skipped {condition}"] = reason
+    if "base" in summary.get("skipped", {}):
+        extra["base model"] = "none (skipped)"
     write_report(
         conditions,
         options.out / "report.html",

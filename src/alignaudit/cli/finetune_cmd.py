@@ -176,7 +176,11 @@ def finetune_command(
 
 
 def _run_api(config: "FinetuneConfig", api: "ApiOptions", cancel: bool) -> None:
-    from alignaudit.attacks.api_finetune import cancel_api_job, run_api_finetune
+    from alignaudit.attacks.api_finetune import (
+        cancel_api_job,
+        confirm_on_terminal,
+        run_api_finetune,
+    )
 
     def say(line: str) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -185,17 +189,6 @@ def _run_api(config: "FinetuneConfig", api: "ApiOptions", cancel: bool) -> None:
         cancel_api_job(config.out, say)
         return
     run_api_finetune(config, api, confirm_on_terminal, say)
-
-
-def confirm_on_terminal(question: str) -> bool:
-    """Ask on the terminal; without one (a script, a pipe), --yes is required."""
-    import sys
-
-    from alignaudit.errors import AlignAuditError
-
-    if not sys.stdin.isatty():
-        raise AlignAuditError("no terminal to confirm on; pass --yes to upload and pay")
-    return typer.confirm(question, default=False, err=True)
 
 
 def _print_summary(paths: list[Path]) -> None:
