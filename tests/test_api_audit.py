@@ -73,6 +73,12 @@ def test_audit_of_an_api_model_end_to_end_and_resumed(tmp_path: Path) -> None:
     aligned = results["conditions"]["aligned"]["keyword"]
     attacked = results["conditions"]["aoa"]["keyword"]
     assert (aligned["refusal_rate"], attacked["refusal_rate"]) == (1.0, 0.0)
+    gate = results["gate"]
+    assert gate["judge"] == "keyword" and set(gate["conditions"]) == set(results["conditions"]) - {
+        "aligned"
+    }
+    assert not gate["conditions"]["aoa"]["passed"]  # +100 points, p = 0.5**11
+    assert "aoa FAIL" in output and "aoa FAIL" in (out / "summary.md").read_text()
     assert (service.count("upload"), service.count("create_job")) == (4, 4)
     assert [job["hyperparameters"]["n_epochs"] for job in service.jobs.values()] == [10, 10, 1, 1]
     assert chats == 5 * 11
