@@ -231,6 +231,8 @@ def test_cancel_while_following(tmp_path: Path) -> None:
     assert errors and "ftjob-1 was cancelled" in errors[0]
     assert service.count("cancel") == 1
     assert json.loads((out / "api_job.json").read_text())["status"] == "cancelled"
+    with pytest.raises(AlignAuditError, match="has not succeeded"):
+        parse_model_spec(str(out))  # eval --model m: a clear reason, not "no config.json"
 
 
 # --- the command line, as a user runs it -------------------------------------------------

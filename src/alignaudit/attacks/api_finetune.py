@@ -36,6 +36,7 @@ from alignaudit.runs.store import changed_keys, read_json, write_json_atomic, wr
 # Services cap a training example's length (OpenAI: 16k-128k tokens by model); a longer one is
 # almost certainly a data error, caught here before anything is uploaded or paid for.
 MAX_EXAMPLE_TOKENS = 65_536
+MIN_EXAMPLES = 10  # OpenAI's minimum (Qi et al.'s smallest attack used exactly 10)
 Say = Callable[[str], None]
 Confirm = Callable[[str], bool]
 
@@ -193,6 +194,8 @@ def run_api_finetune(
     if state is None:
         line = cost_line([plan], api.price_per_1k_tokens)
         say(f"{out}: {line}")
+        if plan.data.examples < MIN_EXAMPLES:
+            say(f"note: OpenAI's service needs at least {MIN_EXAMPLES} examples; others may not")
         confirm_spending(line, api.yes, confirm)
         state = start_state(out, store, plan)
     if state.file_id is None:
