@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.attacks.api_job_store import TRAIN_FILE, JobState, JobStore
-from alignaudit.attacks.api_service import FineTuneService
+from alignaudit.attacks.api_service import FineTuningApi
 from alignaudit.attacks.finetune import FinetuneConfig
 from alignaudit.attacks.recipes import (
     RECIPE_DEFAULTS,
@@ -184,7 +184,7 @@ def run_api_finetune(
     say: Say = print,
 ) -> Path:
     """Fine-tune `openai:NAME` through its service; resumable; returns MODEL_DIR."""
-    service = FineTuneService(api.base_url, max_attempts=api.max_attempts)
+    service = FineTuningApi(api.base_url, max_attempts=api.max_attempts)
     plan = plan_api_finetune(config, api, service.server)
     out, store = Path(config.out), JobStore(Path(config.out))
     if is_finished(out, plan.run_key):
@@ -283,7 +283,7 @@ def record_job(store: JobStore, state: JobState, job: Any, say: Say) -> None:
 
 
 def follow_job(
-    service: FineTuneService, store: JobStore, state: JobState, max_interval: float, say: Say
+    service: FineTuningApi, store: JobStore, state: JobState, max_interval: float, say: Say
 ) -> None:
     """Poll the job and print its new events until it succeeds, fails or is cancelled."""
     assert state.job_id is not None
@@ -354,5 +354,5 @@ def cancel_api_job(out: Path, say: Say = print) -> None:
     if state.finished:
         say(f"job {state.job_id} already ended: {state.status}")
         return
-    service = FineTuneService(state.settings["server"])
+    service = FineTuningApi(state.settings["server"])
     record_job(store, state, service.cancel(state.job_id), say)

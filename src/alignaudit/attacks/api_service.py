@@ -29,7 +29,7 @@ class ServiceError(AlignAuditError):
     """The service refused a request for good; the message carries its reason."""
 
 
-class FineTuneService:
+class FineTuningApi:
     def __init__(
         self,
         base_url: str | None = None,

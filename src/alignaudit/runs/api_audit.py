@@ -20,7 +20,7 @@ from alignaudit.attacks.api_finetune import (
     run_api_finetune,
 )
 from alignaudit.attacks.api_job_store import JobStore
-from alignaudit.attacks.api_service import FineTuneService
+from alignaudit.attacks.api_service import FineTuningApi
 from alignaudit.attacks.finetune import FinetuneConfig
 
 SKIP_REASONS = {
@@ -52,7 +52,7 @@ def confirm_api_attacks(
     say: Callable[[str], None],
 ) -> None:
     """One token count and cost for every job not yet paid for; asks once (unless --yes)."""
-    server = FineTuneService(api.base_url).server
+    server = FineTuningApi(api.base_url).server
     plans = [plan_api_finetune(config, api, server) for config in configs]
     unpaid = [plan for plan in plans if not _already_paid(plan)]
     if not unpaid:
