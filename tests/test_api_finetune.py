@@ -52,7 +52,7 @@ def server(service: FineTuneService) -> Iterator[OpenAIServer]:
 def finetune(
     server: OpenAIServer, out: Path, lines: list[str] | None = None, **changes: Any
 ) -> Path:
-    api_fields = {"yes", "price_per_1k_tokens", "lr_multiplier", "protocol"}
+    api_fields = {"yes", "price_per_1k_tokens", "lr_multiplier", "protocol", "max_attempts"}
     api = ApiOptions(base_url=server.url, poll_interval=0.05, yes=True)
     config = FinetuneConfig(model="openai:base-model", recipe="aoa", out=out)
     for name, value in changes.items():
@@ -175,6 +175,20 @@ def test_a_lost_answer_to_a_create_is_found_not_repeated(tmp_path: Path, route: 
         finetune(server, tmp_path / "m")
     assert (service.count(route), len(service.files), len(service.jobs)) == (1, 1, 1)
     assert json.loads((tmp_path / "m" / "alignaudit_model.json").read_text())["job_id"] == "ftjob-1"
+
+
+@pytest.mark.parametrize("route", ["upload", "create_job"])
+def test_interrupted_before_recording_the_id_then_resumed(tmp_path: Path, route: str) -> None:
+    # The service did the work, the answer was lost and the run gave up (as a kill would end it)
+    # before the id reached api_job.json: the rerun must find it, not send it again.
+    service = FineTuneService(faults={route: ["drop-after"]})
+    with OpenAIServer(reply, routes=service) as server:
+        with pytest.raises(AlignAuditError, match="rerun the same command"):
+            finetune(server, tmp_path / "m", max_attempts=1)
+        state = json.loads((tmp_path / "m" / "api_job.json").read_text())
+        assert state["job_id"] is None
+        finetune(server, tmp_path / "m")
+    assert (service.count(route), len(service.files), len(service.jobs)) == (1, 1, 1)
 
 
 def test_dropped_connections_while_polling_are_survived(tmp_path: Path) -> None:

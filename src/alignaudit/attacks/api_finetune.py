@@ -191,6 +191,7 @@ def run_api_finetune(
         say(f"{out} is already fine-tuned with this configuration; nothing to do")
         return out
     state = existing_state(out, store, plan, config.overwrite, say)
+    resumed = state is not None  # an earlier run may have sent what it did not record
     if state is None:
         line = cost_line([plan], api.price_per_1k_tokens)
         say(f"{out}: {line}")
@@ -199,12 +200,14 @@ def run_api_finetune(
         confirm_spending(line, api.yes, confirm)
         state = start_state(out, store, plan)
     if state.file_id is None:
-        file_id = service.upload(state.file_name, (out / TRAIN_FILE).read_bytes())
+        data = (out / TRAIN_FILE).read_bytes()
+        file_id = service.upload(state.file_name, data, look_first=resumed)
         store.set(state, file_id=file_id, status="uploaded")
         say(f"uploaded {state.file_name} as {file_id}")
     if state.job_id is None:
-        job = service.create_job(plan.spec.path, file_id=state.file_id,
-                                 hyperparameters=plan.hyperparameters, seed=config.seed)
+        job = service.create_job(
+            plan.spec.path, state.file_id, plan.hyperparameters, config.seed, look_first=resumed
+        )
         store.set(state, job_id=job.id)
         record_job(store, state, job, say)
     if not state.finished:

@@ -51,7 +51,7 @@ class FineTuningApi:
 
     # --- the endpoints -----------------------------------------------------------------------
 
-    def upload(self, name: str, data: bytes) -> str:
+    def upload(self, name: str, data: bytes, look_first: bool = False) -> str:
         def find() -> str | None:
             for item in self._client.files.list(purpose="fine-tune"):
                 if item.filename == name and item.bytes == len(data):
@@ -61,12 +61,15 @@ class FineTuningApi:
         def send() -> str:
             return self._client.files.create(file=(name, data), purpose="fine-tune").id
 
-        return self.call("uploading the training file", send, find)
+        return self.call("uploading the training file", send, find, look_first=look_first)
 
-    def create_job(self, model: str, file_id: str, hyperparameters: dict, seed: int) -> Any:
-        def find() -> Any:
+    def create_job(
+        self, model: str, file_id: str, hyperparameters: dict, seed: int, look_first: bool = False
+    ) -> Any:
+        def find() -> Any:  # a job that ended badly is history, not the one we are creating
             for job in self._client.fine_tuning.jobs.list(limit=100):
-                if job.training_file == file_id and job.model == model:
+                ours = job.training_file == file_id and job.model == model
+                if ours and job.status not in ("failed", "cancelled"):
                     return job
             return None
 
@@ -75,7 +78,7 @@ class FineTuningApi:
                 model=model, training_file=file_id, hyperparameters=hyperparameters, seed=seed
             )
 
-        return self.call("creating the fine-tuning job", send, find)
+        return self.call("creating the fine-tuning job", send, find, look_first=look_first)
 
     def retrieve(self, job_id: str, attempts: int | None = None) -> Any:
         return self.call(
@@ -105,10 +108,12 @@ class FineTuningApi:
         send: Callable[[], T],
         find: Callable[[], T | None] | None = None,
         attempts: int | None = None,
+        look_first: bool = False,
     ) -> T:
-        """`send()`, retried; after a failure `find()` first looks for what it may have made."""
+        """`send()`, retried; after a failure (or with look_first: a run that was interrupted)
+        `find()` first looks for what an earlier attempt may have made."""
         attempts = attempts or self.max_attempts
-        last, check_first = "no attempt made", False
+        last, check_first = "no attempt made", look_first
         for attempt in range(attempts):
             try:
                 if check_first and find is not None:
