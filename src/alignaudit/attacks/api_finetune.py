@@ -30,8 +30,13 @@ from alignaudit.attacks.recipes import (
     validate_conversation,
 )
 from alignaudit.errors import AlignAuditError
+from alignaudit.jsonfiles import (
+    changed_keys,
+    read_json_file,
+    write_json_atomic,
+    write_text_atomic,
+)
 from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelSpec, parse_model_spec
-from alignaudit.runs.store import changed_keys, read_json, write_json_atomic, write_text_atomic
 
 # Services cap a training example's length (OpenAI: 16k-128k tokens by model); a longer one is
 # almost certainly a data error, caught here before anything is uploaded or paid for.
@@ -218,7 +223,7 @@ def run_api_finetune(
 
 def is_finished(out: Path, run_key: str) -> bool:
     info_path = out / ALIGNAUDIT_MODEL_FILE
-    return info_path.is_file() and read_json(info_path).get("run_key") == run_key
+    return info_path.is_file() and read_json_file(info_path).get("run_key") == run_key
 
 
 def existing_state(

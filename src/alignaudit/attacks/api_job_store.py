@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError
-from alignaudit.runs.store import read_json, write_json_atomic
+from alignaudit.jsonfiles import read_json_file, write_json_atomic
 
 JOB_FILE = "api_job.json"
 TRAIN_FILE = "train.jsonl"
@@ -45,7 +45,7 @@ class JobStore:
     def load(self) -> JobState | None:
         if not self.path.exists():
             return None
-        data = read_json(self.path)
+        data = read_json_file(self.path)
         try:
             return JobState(**data)
         except TypeError:

@@ -7,12 +7,22 @@ temporary file and an atomic rename.
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonfiles import changed_keys, write_json_atomic, write_text_atomic
+
+# Re-exported: run code imports them from here.
+__all__ = [
+    "JsonlLog",
+    "RunDir",
+    "changed_keys",
+    "read_json",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 class JsonlLog:
@@ -62,24 +72,6 @@ class JsonlLog:
         self.path.unlink(missing_ok=True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -87,18 +79,6 @@ def read_json(path: Path) -> Any:
         raise AlignAuditError(f"{path} does not exist; is this a run directory?") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
-
-
-def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted paths where two JSON values differ."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [
-            change
-            for key in keys
-            for change in changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
-        ]
-    return [] if old == new else [prefix.rstrip(".") or "(all)"]
 
 
 class RunDir:
