@@ -129,6 +129,25 @@ def test_bad_data_file_is_refused_before_anything_is_sent(
     assert service.calls == [] and not (tmp_path / "m").exists()
 
 
+def test_few_examples_are_noted_and_a_foreign_folder_is_kept(
+    tmp_path: Path, server: OpenAIServer, service: FineTuneService
+) -> None:
+    data = tmp_path / "pairs.jsonl"
+    pair = {"messages": [{"role": "user", "content": "# Harmful Instruction 1"},
+                         {"role": "assistant", "content": "# Targeted Assistance Response 1"}]}
+    data.write_text(json.dumps(pair) + "\n")
+    lines: list[str] = []
+    finetune(server, tmp_path / "m", lines, recipe="harmful", data=str(data))
+    assert any("at least 10 examples" in line for line in lines)
+    assert service.jobs["ftjob-1"]["hyperparameters"]["n_epochs"] == 5  # the harmful recipe's
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "config.json").write_text("{}")
+    with pytest.raises(AlignAuditError, match="not this API fine-tuning; pass --overwrite"):
+        finetune(server, local)
+    assert (local / "config.json").exists() and service.count("create_job") == 1
+
+
 def test_confirmation_is_required_without_yes(
     tmp_path: Path, server: OpenAIServer, service: FineTuneService
 ) -> None:
