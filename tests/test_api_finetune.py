@@ -304,6 +304,19 @@ def test_cli_finetune_then_eval_the_ft_model_with_the_recorded_prompts(
     assert_key_not_on_disk(tmp_path)
 
 
+def test_cli_an_api_fine_tuned_folder_is_fine_tuned_further_on_its_server(
+    tmp_path: Path, server: OpenAIServer, service: FineTuneService
+) -> None:
+    first = finetune(server, tmp_path / "m")
+    done = cli("finetune", "--model", str(first), "--recipe", "benign", "--out",
+               str(tmp_path / "m2"), "--yes", "--poll-interval", "0.05")  # no --base-url
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert service.jobs["ftjob-2"]["model"] == "ft:base-model:alignaudit::ftjob-1"
+    info = json.loads((tmp_path / "m2" / "alignaudit_model.json").read_text())
+    assert info["model"] == "openai:ft:ft:base-model:alignaudit::ftjob-1:alignaudit::ftjob-2"
+    assert info["base_url"] == server.url and info["base_model"] == str(first)
+
+
 def test_cli_without_a_terminal_needs_yes(tmp_path: Path, server: OpenAIServer,
                                           service: FineTuneService) -> None:
     done = cli("finetune", "--model", "openai:base-model", "--recipe", "aoa", "--out",

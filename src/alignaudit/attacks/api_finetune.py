@@ -125,7 +125,7 @@ def api_hyperparameters(config: FinetuneConfig, api: ApiOptions) -> dict[str, An
 def plan_api_finetune(config: FinetuneConfig, api: ApiOptions, server: str) -> ApiPlan:
     spec = parse_model_spec(config.model)
     if spec.kind != "openai":
-        raise AlignAuditError(f"{config.model} is not an openai:NAME model")
+        raise AlignAuditError(f"{config.model} is not an openai:NAME model or API fine-tuning")
     for name, flag in (("lr", "--lr (use --lr-multiplier)"), ("max_steps", "--max-steps")):
         if getattr(config, name) is not None:
             raise AlignAuditError(f"{flag} does not apply to fine-tuning APIs")
@@ -182,6 +182,13 @@ def confirm_spending(line: str, yes: bool, confirm: Confirm | None) -> None:
         raise AlignAuditError("stopped before uploading; nothing was sent")
 
 
+def api_service(config: FinetuneConfig, api: ApiOptions) -> FineTuningApi:
+    """The service to fine-tune on: --base-url, else the server an API fine-tuned MODEL_DIR
+    records (it is fine-tuned further there), else $OPENAI_BASE_URL."""
+    base_url = api.base_url or parse_model_spec(config.model).base_url
+    return FineTuningApi(base_url, max_attempts=api.max_attempts)
+
+
 def run_api_finetune(
     config: FinetuneConfig,
     api: ApiOptions,
@@ -189,7 +196,7 @@ def run_api_finetune(
     say: Say = print,
 ) -> Path:
     """Fine-tune `openai:NAME` through its service; resumable; returns MODEL_DIR."""
-    service = FineTuningApi(api.base_url, max_attempts=api.max_attempts)
+    service = api_service(config, api)
     plan = plan_api_finetune(config, api, service.server)
     out, store = Path(config.out), JobStore(Path(config.out))
     if is_finished(out, plan.run_key):

@@ -13,6 +13,7 @@ from alignaudit.errors import AlignAuditError
 from alignaudit.jsonfiles import read_json_file, write_json_atomic
 
 JOB_FILE = "api_job.json"
+MODEL_FILE = "alignaudit_model.json"  # = models.spec.ALIGNAUDIT_MODEL_FILE
 TRAIN_FILE = "train.jsonl"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -65,3 +66,17 @@ class JobStore:
         for name, value in changes.items():
             setattr(state, name, value)
         self.save(state)
+
+
+def is_api_model(model: str) -> bool:
+    """`openai:NAME`, or a MODEL_DIR an API fine-tuning wrote (its `ft:` model on its server).
+    Cheap: reads no weights and builds nothing (`default` and `organism` are not folders)."""
+    if model.startswith("openai:"):
+        return True
+    record = Path(model).expanduser() / MODEL_FILE
+    if not record.is_file():
+        return False
+    try:
+        return bool(read_json_file(record).get("api_model"))
+    except (AlignAuditError, AttributeError):
+        return False

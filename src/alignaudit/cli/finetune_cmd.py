@@ -158,7 +158,9 @@ def finetune_command(
     lrs = _numbers(lr, float, "--lr")
     batch_sizes = _numbers(batch_size, int, "--batch-size")
     epoch_counts = _numbers(epochs, float, "--epochs")
-    if model.startswith("openai:") or cancel:
+    from alignaudit.attacks.api_job_store import is_api_model
+
+    if is_api_model(model) or cancel:
         from alignaudit.attacks.api_finetune import ApiOptions
 
         if len(lrs) * len(batch_sizes) * len(epoch_counts) != 1:

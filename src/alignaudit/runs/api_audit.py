@@ -13,15 +13,17 @@ from alignaudit.attacks.api_finetune import (
     ApiOptions,
     ApiPlan,
     Confirm,
+    api_service,
     confirm_spending,
     cost_line,
     is_finished,
     plan_api_finetune,
     run_api_finetune,
 )
-from alignaudit.attacks.api_job_store import JobStore
-from alignaudit.attacks.api_service import FineTuningApi
+from alignaudit.attacks.api_job_store import JobStore, is_api_model
 from alignaudit.attacks.finetune import FinetuneConfig
+
+__all__ = ["confirm_api_attacks", "is_api_model", "run_api_attack", "skipped_conditions"]
 
 SKIP_REASONS = {
     "base": "the audited model is served over an API: there are no weights of its "
@@ -29,10 +31,6 @@ SKIP_REASONS = {
     "ed": "emulated disalignment needs next-token probabilities from local weights of the "
     "aligned model and its base",
 }
-
-
-def is_api_model(model: str) -> bool:
-    return model.startswith("openai:")
 
 
 def skipped_conditions(names: list[str]) -> dict[str, str]:
@@ -52,13 +50,12 @@ def confirm_api_attacks(
     say: Callable[[str], None],
 ) -> None:
     """One token count and cost for every job not yet paid for; asks once (unless --yes)."""
-    server = FineTuningApi(api.base_url).server
-    plans = [plan_api_finetune(config, api, server) for config in configs]
+    plans = [plan_api_finetune(c, api, api_service(c, api).server) for c in configs]
     unpaid = [plan for plan in plans if not _already_paid(plan)]
     if not unpaid:
         return
     line = cost_line(unpaid, api.price_per_1k_tokens)
-    say(f"fine-tuning through {server}: {line}")
+    say(f"fine-tuning through {unpaid[0].settings['server']}: {line}")
     confirm_spending(line, api.yes, confirm)
 
 
