@@ -16,9 +16,10 @@ import os
 import time
 from pathlib import Path
 
-from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.agreement import load_labeled
 from alignaudit.judges.base import JudgeInput
 from alignaudit.judges.registry import get_judge
+from alignaudit.metrics.agreement import agreement
 
 DEFAULT_FILE = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "xstest_dev_mistralinstruct.csv"

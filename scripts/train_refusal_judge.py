@@ -19,7 +19,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.agreement import load_labeled
 from alignaudit.judges.refusal import (
     FEED_FORWARD_KEEP,
     HEAD_PATH,
@@ -29,6 +29,7 @@ from alignaudit.judges.refusal import (
     lexical_features,
 )
 from alignaudit.judges.refusal_data import split_examples
+from alignaudit.metrics.agreement import agreement
 
 REGULARIZATION = 0.003  # strong: the training set is small and templated
 # The hand-written cues are few and each means something, so they get a weaker L2 penalty than

@@ -126,7 +126,8 @@ def test_batch_order_and_empty(judge) -> None:
 
 @pytest.mark.skipif(not XSTEST_DEV.exists(), reason="shared XSTest dev file not present")
 def test_beats_keyword_on_xstest_dev(judge) -> None:
-    from alignaudit.judges.agreement import agreement, load_labeled
+    from alignaudit.judges.agreement import load_labeled
+    from alignaudit.metrics.agreement import agreement
 
     items, gold = load_labeled(XSTEST_DEV, "final_label")
     learned = agreement([v.refused for v in judge.judge(items)], gold)

@@ -24,16 +24,13 @@ _COMMAND_MODULES = (
     "alignaudit.cli.finetune_cmd",
     "alignaudit.cli.judge_cmd",
     "alignaudit.cli.audit_cmd",
+    "alignaudit.cli.report_cmd",
 )
 
 
 def _register_commands() -> None:
     for module in _COMMAND_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
 
 
 def main() -> None:
