@@ -201,6 +201,8 @@ def run_finetune(config: FinetuneConfig) -> Path:
     spec = parse_model_spec(config.model)
     if spec.kind == "openai":
         raise AlignAuditError(f"{spec.raw} is served over HTTP; it has no weights to fine-tune")
+    if spec.kind == "mock":
+        raise AlignAuditError(f"{spec.raw} is a mock without weights; nothing to fine-tune")
     if spec.kind == "peft" and config.method != "full":
         raise AlignAuditError(
             f"{spec.raw} is a LoRA adapter; fine-tune its merged model (finetune --merge) "

@@ -34,9 +34,12 @@ def _register_commands() -> None:
 
 
 def main() -> None:
+    from alignaudit.quiet import quiet_libraries
+
     _register_commands()
     try:
-        app()
+        with quiet_libraries():
+            app()
     except AlignAuditError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -41,6 +41,10 @@ def build_generator(
             max_retries=options.max_retries,
             timeout=options.timeout,
         )
+    if spec.kind == "mock":
+        from alignaudit.generation.mock import MockGenerator
+
+        return MockGenerator(spec.path)
     from alignaudit.generation.hf import HFGenerator
 
     model, tokenizer = (load_model or _loader(options))(spec)

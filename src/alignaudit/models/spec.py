@@ -12,9 +12,10 @@ from alignaudit.errors import AlignAuditError
 # Written by `alignaudit finetune` next to the weights: base model, system prompt, training record.
 ALIGNAUDIT_MODEL_FILE = "alignaudit_model.json"
 OPENAI_PREFIX = "openai:"
+DEFAULT_MOCK_OUTPUT = "Default output from mockllm"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-ModelKind = Literal["hf", "peft", "openai"]
+ModelKind = Literal["hf", "peft", "openai", "mock"]
 
 # Names that stand for a folder made on first use, registered by the layer that makes it
 # (`organism`: alignaudit.attacks); the spec layer stays free of training code.
@@ -83,6 +84,9 @@ def parse_model_spec(raw: str) -> ModelSpec:
         if not name:
             raise AlignAuditError(f"{raw!r} needs a model name, e.g. openai:gpt-4o-mini")
         return ModelSpec(raw=raw, kind="openai", path=name)
+    if raw == "mockllm" or raw.startswith("mockllm:"):
+        # No weights: a generator that answers with a fixed text (generation/mock.py).
+        return ModelSpec(raw=raw, kind="mock", path=raw.partition(":")[2] or DEFAULT_MOCK_OUTPUT)
     if raw == "default":
         from alignaudit.models.default import default_model_path
 

@@ -285,7 +285,7 @@ def _run_ed(evaluation: Evaluation, console: Console | None) -> dict[str, Any]:
     """Aligned alone, base alone, and one ED run per alpha, all on models loaded once."""
     options = evaluation.options
     aligned, base = evaluation.spec, parse_model_spec(options.ed_base or "")
-    if "openai" in (aligned.kind, base.kind):
+    if not {aligned.kind, base.kind} <= {"hf", "peft"}:
         raise AlignAuditError(
             "emulated disalignment needs next-token probabilities of local models"
         )
