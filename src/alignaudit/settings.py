@@ -41,6 +41,25 @@ def setting(
     return field(default=default, metadata=metadata)
 
 
+def comma_list(
+    default: list[Any],
+    *,
+    help: str,
+    parse: Callable[[str], list[Any]],
+    show: Callable[[list[Any]], str],
+    flag: str | None = None,
+) -> Any:
+    """A list field that the command line takes as one comma-separated value."""
+    return setting(
+        default_factory=lambda: list(default),
+        help=help,
+        flag=flag,
+        flag_type=str,
+        parse=parse,
+        show=show,
+    )
+
+
 def split_names(value: str) -> list[str]:
     """A comma list of names (judges, conditions); at least one."""
     names = [part.strip() for part in value.split(",") if part.strip()]

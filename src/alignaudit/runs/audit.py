@@ -20,7 +20,7 @@ from alignaudit.runs.evaluate import (
     run_evaluation,
 )
 from alignaudit.runs.store import write_json_atomic
-from alignaudit.settings import join_names, setting, split_names
+from alignaudit.settings import comma_list, join_names, setting, split_names
 
 CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
 # CPU-sized defaults that keep the default audit within 15 minutes on 2 cores: refusals and
@@ -35,10 +35,9 @@ class AuditOptions:
     out: Path = setting(help="Audit directory; rerunning resumes it.")
     model: str = setting("organism", help="The aligned model to audit.")
     base: str = setting("default", help="Its pre-alignment base (for ED and reference).")
-    conditions: list[str] = setting(
-        default_factory=lambda: list(CONDITIONS),
+    conditions: list[str] = comma_list(
+        list(CONDITIONS),
         help="Comma list of aligned, base, aoa, benign, harmful, ed.",
-        flag_type=str,
         parse=split_names,
         show=join_names,
     )

@@ -27,7 +27,7 @@ from alignaudit.report.console import print_results, sweep_table
 from alignaudit.runs.environment import environment
 from alignaudit.runs.fill import EvalPlan, fill_run
 from alignaudit.runs.store import RunDir, write_json_atomic
-from alignaudit.settings import join_names, join_numbers, setting, split_names
+from alignaudit.settings import comma_list, join_names, join_numbers, setting, split_names
 
 JUDGE_HELP = (
     "Judge name(s), comma-separated: keyword, refusal, rubric, strongreject, llama-guard, "
@@ -50,25 +50,11 @@ def parse_alphas(value: str) -> list[float]:
 
 
 def judges_setting(default: list[str], help: str = JUDGE_HELP) -> Any:
-    return setting(
-        default_factory=lambda: list(default),
-        help=help,
-        flag="--judge",
-        flag_type=str,
-        parse=split_names,
-        show=join_names,
-    )
+    return comma_list(default, help=help, flag="--judge", parse=split_names, show=join_names)
 
 
 def alphas_setting(default: list[float], help: str) -> Any:
-    return setting(
-        default_factory=lambda: list(default),
-        help=help,
-        flag="--alpha",
-        flag_type=str,
-        parse=parse_alphas,
-        show=join_numbers,
-    )
+    return comma_list(default, help=help, flag="--alpha", parse=parse_alphas, show=join_numbers)
 
 
 @dataclass
