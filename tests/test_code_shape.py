@@ -52,4 +52,11 @@ def test_dependencies_point_one_way() -> None:
         for name in _imported(tree)
         if name.startswith(banned)
     ]
+    wrong += [
+        f"{path.relative_to(SRC)} imports {name}"
+        for path, tree in _modules()
+        if path.relative_to(SRC).parts[0] not in ("cli", "__main__.py")
+        for name in _imported(tree)
+        if name.startswith("alignaudit.cli")
+    ]
     assert not wrong, wrong

@@ -12,7 +12,9 @@ activation ranges ship in the same file. Nothing is built or downloaded at first
 
 Why hand-written int8 layers rather than `torch.ao.quantization.quantize_dynamic` on the same
 pruned encoder (`benchmarks/refusal_judge_speed.py --encoder both`, interleaved rounds, 2
-threads, XSTest dev): INT8_FIGURES
+threads, XSTest dev, 2026-11-30, this shared 2-core machine at load 16-18): int8 58.8 and 61.9
+responses/s against 48.2 and 50.1 for quantize_dynamic in two runs (1.22x and 1.24x), and
+accuracy 0.938 against 0.927 (the head is fit on the int8 features). The int8 path stays.
 """
 
 from alignaudit.judges.refusal.features import (
