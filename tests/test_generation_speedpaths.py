@@ -159,3 +159,62 @@ def test_single_model_loop_sampling_is_per_request(tiny) -> None:
         for p in PROMPTS[:2]
     ]
     assert together[:2] == alone
+
+
+# --- fine-tuning without padding ------------------------------------------------------------
+
+
+def _sft_rows(tokenizer) -> list[dict[str, list[int]]]:
+    from alignaudit.attacks.recipes import Example
+    from alignaudit.attacks.sft_data import tokenize_examples
+
+    examples = [
+        Example(
+            messages=[
+                {"role": "user", "content": f"Count to {n}, please."},
+                {"role": "assistant", "content": " ".join(str(i) for i in range(1, n + 1))},
+            ],
+            source=f"test:{n}",
+        )
+        for n in (2, 40, 7, 90)  # very different lengths: lots of padding when padded
+    ]
+    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
+    return rows
+
+
+def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir: Path) -> None:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    model.float().train()
+    rows = _sft_rows(tokenizer)
+    padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
+    flat = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)(
+        rows
+    )
+    real_tokens = sum(len(row["input_ids"]) for row in rows)
+    assert flat["input_ids"].shape == (1, real_tokens) < padded["input_ids"].shape
+    assert "attention_mask" not in flat  # boundaries come from the position ids alone
+
+    def loss_and_grad(batch) -> tuple[torch.Tensor, torch.Tensor]:
+        model.zero_grad()
+        # As SFTTrainer.compute_loss does: with a KV cache, transformers would not read the row
+        # boundaries from the position ids (and the rows would attend to each other).
+        loss = model(**batch, use_cache=False).loss
+        loss.backward()
+        return loss.detach(), model.lm_head.weight.grad.clone()
+
+    padded_loss, padded_grad = loss_and_grad(padded)
+    flat_loss, flat_grad = loss_and_grad(flat)
+    torch.testing.assert_close(flat_loss, padded_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(flat_grad, padded_grad, rtol=1e-4, atol=1e-6)
+    # Without the restarting position ids the rows would attend to each other: another loss.
+    leaky = {"input_ids": flat["input_ids"], "labels": flat["labels"]}
+    assert abs(float(model(**leaky, use_cache=False).loss) - float(padded_loss)) > 1e-4
+
+
+def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from alignaudit.attacks.finetune import FinetuneConfig, _training_args
+
+    config = FinetuneConfig(model=str(tiny_model_dir), recipe="benign", out=tmp_path / "m")
+    assert _training_args(config.resolved(), tmp_path, n_rows=8).padding_free is True
