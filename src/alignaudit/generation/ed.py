@@ -176,6 +176,9 @@ class _TokenLoopGenerator:
     members: list[_Member]
     sampling: SamplingConfig
     batch_size: int
+    # Both on by default; benchmarks switch them off to measure the engine as it was.
+    drop_finished_rows: bool = True
+    batch_by_length: bool = True
 
     def _setup_loop(self) -> None:
         tokenizer = self.members[0].tokenizer
@@ -236,14 +239,15 @@ class _TokenLoopGenerator:
 
     def _length_batches(self, prompts: Sequence[str]) -> list[list[int]]:
         """Request indices grouped `batch_size` at a time by prompt length (less left padding)."""
-        system = self.sampling.system_prompt
-        lengths = [0] * len(prompts)
-        for member in self.members:
-            texts = [member.render(p, system) for p in prompts]
-            encoded = member.tokenizer(texts, add_special_tokens=not member.uses_chat)
-            for i, ids in enumerate(encoded["input_ids"]):
-                lengths[i] += len(ids)
-        order = sorted(range(len(prompts)), key=lengths.__getitem__)
+        order = list(range(len(prompts)))
+        if self.batch_by_length:
+            lengths = [0] * len(prompts)
+            for member in self.members:
+                texts = [member.render(p, self.sampling.system_prompt) for p in prompts]
+                encoded = member.tokenizer(texts, add_special_tokens=not member.uses_chat)
+                for i, ids in enumerate(encoded["input_ids"]):
+                    lengths[i] += len(ids)
+            order.sort(key=lengths.__getitem__)
         size = self.batch_size
         return [order[start : start + size] for start in range(0, len(order), size)]
 
@@ -269,7 +273,8 @@ class _TokenLoopGenerator:
         stop_at = torch.full((rows,), max_new, dtype=torch.long, device=device)
         scores_out: list[torch.Tensor] | None = [] if return_scores else None
         # Scores are per step for every row, so rows stay in the batch when they are asked for.
-        batch = _Batch(rows, device, generators, compact=not return_scores)
+        compact = self.drop_finished_rows and not return_scores
+        batch = _Batch(rows, device, generators, compact=compact)
         logits = [s.prefill() for s in streams]
         for step in range(max_new):
             scores = self._mix(logits)
