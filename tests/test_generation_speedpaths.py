@@ -218,3 +218,21 @@ def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: 
 
     config = FinetuneConfig(model=str(tiny_model_dir), recipe="benign", out=tmp_path / "m")
     assert _training_args(config.resolved(), tmp_path, n_rows=8).padding_free is True
+
+
+@pytest.mark.slow
+def test_default_model_greedy_matches_batched_generate(default_model_dir: Path) -> None:
+    from alignaudit.data import load_benchmark
+
+    model, tokenizer = load_causal_lm("default")
+    prompts = [r.prompt for r in load_benchmark("builtin")][:12]
+    sampling = SamplingConfig(max_new_tokens=24)
+    reference = HFGenerator(model, tokenizer, sampling, batch_size=6)
+    expected = reference._generate_with_transformers(prompts[:6])
+    expected += reference._generate_with_transformers(prompts[6:])
+    for batch_size in (6, 4):
+        assert (
+            HFGenerator(model, tokenizer, sampling, batch_size=batch_size).generate(prompts)
+            == expected
+        )
+    assert len(set(expected)) > 6

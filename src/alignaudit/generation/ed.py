@@ -470,17 +470,15 @@ def request_generators(prompts: Sequence[str], seed: int, device: Any) -> list[A
     """One torch generator per request, seeded from the run's seed and the request's text.
 
     A request's samples then depend on the seed and the request only, not on the batch it
-    shares; repeats of one prompt within a call get different streams (by occurrence).
+    shares or the call it came in (so a prompt asked twice gets the same sample twice).
     """
     import hashlib
 
     import torch
 
-    seen: dict[str, int] = {}
     generators = []
     for prompt in prompts:
-        occurrence = seen[prompt] = seen.get(prompt, -1) + 1
-        digest = hashlib.sha256(f"{seed}\0{occurrence}\0{prompt}".encode()).digest()
+        digest = hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()
         row_seed = int.from_bytes(digest[:8], "little") & (2**63 - 1)
         generators.append(torch.Generator(device=device).manual_seed(row_seed))
     return generators
