@@ -5,9 +5,10 @@ and optimizer step the finetune command runs. Last line: {"lora_tok_s": .., "ful
 
 `--mix realistic` (issue 19): LoRA on conversations of a realistic length mix (single-turn chats
 rendered with the chat template, lengths drawn log-normally around 150 tokens, 24..512), batch
-8, collated three ways: padded to each batch's longest row (before issue 19), padding-free (the
-finetune command now: rows end to end, position ids restart per row), and the unpadded ceiling
-(full batches of equal-length rows with the same token count). Tokens/s counts real tokens only.
+8, collated four ways: padded to each batch's longest row (before issue 19), padding-free
+(rows end to end, position ids restart per row), length-grouped (the same rows regrouped by
+length, then padded: `group_by_length`), and the unpadded ceiling (full batches of equal-length
+rows with the same token count). Tokens/s counts real tokens only.
 Target: padding-free >= 70% of unpadded. Last line: {"padded_tok_s", "padding_free_tok_s",
 "unpadded_tok_s", "padding_free_vs_unpadded", "padding_free_vs_padded"}.
 """
@@ -108,6 +109,10 @@ def realistic_mix(args: argparse.Namespace) -> dict[str, float]:
         "padding_free": [
             DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)(g) for g in groups
         ],
+        # TrainingArguments(group_by_length=True): batches of similar length, padded.
+        "length_grouped": [
+            DataCollatorForLanguageModeling(pad_token_id=pad)(g) for g in _length_groups(groups)
+        ],
         "unpadded": [
             DataCollatorForLanguageModeling(pad_token_id=pad)([_cut(r, mean) for r in g])
             for g in groups
@@ -127,10 +132,20 @@ def realistic_mix(args: argparse.Namespace) -> dict[str, float]:
     result["padding_free_vs_unpadded"] = round(
         result["padding_free_tok_s"] / result["unpadded_tok_s"], 3
     )
+    result["length_grouped_vs_unpadded"] = round(
+        result["length_grouped_tok_s"] / result["unpadded_tok_s"], 3
+    )
     result["padding_free_vs_padded"] = round(
         result["padding_free_tok_s"] / result["padded_tok_s"], 3
     )
     return result
+
+
+def _length_groups(groups: list[list[dict]]) -> list[list[dict]]:
+    """The same rows regrouped by length, as the length-grouped sampler does within a window."""
+    rows = sorted((row for group in groups for row in group), key=lambda r: len(r["input_ids"]))
+    size = len(groups[0])
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def _cut(row: dict[str, list[int]], length: int) -> dict[str, list[int]]:

@@ -84,29 +84,37 @@ class _Member:
 
 
 class _Stream:
-    """One model's decoding state for a batch: mask, positions and KV cache."""
+    """One model's decoding state for a batch: mask, positions and KV cache.
+
+    The prompts' shared beginning (a chat template's system turn, say) is computed once and its
+    KV cache copied to every row: each row is laid out as [shared prefix | left padding | rest],
+    with a mask over the padding and positions that count real tokens only.
+    """
 
     def __init__(self, member: _Member, texts: list[str], max_new_tokens: int, device: Any):
         import torch
         from transformers import DynamicCache
 
         self.model = member.model
-        member.tokenizer.padding_side = "left"
+        tokenizer = member.tokenizer
         # Chat templates already hold BOS where the model wants it; plain text gets the default.
-        batch = member.tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=not member.uses_chat
-        )
-        self.input_ids = batch["input_ids"].to(device)
-        prompt_mask = batch["attention_mask"].to(device)
-        rows, self.prompt_len = self.input_ids.shape
+        ids = tokenizer(texts, add_special_tokens=not member.uses_chat)["input_ids"]
+        self.prefix = ids[0][: _shared_prefix_length(ids)]
+        shared = len(self.prefix)
+        rest_len = max(len(row) - shared for row in ids)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        rest = [[pad] * (rest_len + shared - len(row)) + row[shared:] for row in ids]
+        self.input_ids = torch.tensor(rest, dtype=torch.long, device=device)
+        rows, self.prompt_len = len(ids), shared + rest_len
         # Generated tokens are always attended (finished rows only feed padding nobody reads),
         # so the mask is allocated once at full length and sliced each step.
-        self.mask = torch.ones(
-            (rows, self.prompt_len + max_new_tokens), dtype=prompt_mask.dtype, device=device
-        )
-        self.mask[:, : self.prompt_len] = prompt_mask
+        self.mask = torch.ones((rows, self.prompt_len + max_new_tokens), dtype=torch.long)
+        for row, tokens in enumerate(ids):
+            self.mask[row, shared : self.prompt_len - (len(tokens) - shared)] = 0
+        self.mask = self.mask.to(device)
+        prompt_mask = self.mask[:, : self.prompt_len]
         self.prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
-        self.next_position = self.prompt_positions[:, -1:] + 1  # left padding: last is real
+        self.next_position = self.prompt_positions[:, -1:] + 1  # the last prompt token is real
         try:
             self.cache = DynamicCache(config=self.model.config)
         except TypeError:  # older transformers
@@ -119,10 +127,23 @@ class _Stream:
         self.cache.batch_select_indices(rows)
 
     def prefill(self) -> torch.Tensor:
+        shared = len(self.prefix)
+        if shared:
+            import torch
+
+            device = self.input_ids.device
+            self.model(
+                input_ids=torch.tensor([self.prefix], dtype=torch.long, device=device),
+                position_ids=self.prompt_positions[:1, :shared],
+                past_key_values=self.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            self.cache.batch_repeat_interleave(self.input_ids.shape[0])
         out = self.model(
             input_ids=self.input_ids,
             attention_mask=self.mask[:, : self.prompt_len],
-            position_ids=self.prompt_positions,
+            position_ids=self.prompt_positions[:, shared:],
             past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=1,
@@ -496,6 +517,21 @@ def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
             f"({len(aligned_tokenizer)} vs {len(base_tokenizer)} tokens); emulated disalignment "
             "needs a base model and its aligned version with the same vocabulary"
         )
+
+
+# A shared beginning shorter than this is not worth a separate forward pass.
+MIN_SHARED_PREFIX = 8
+
+
+def _shared_prefix_length(ids: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own."""
+    if len(ids) < 2:
+        return 0
+    limit = min(len(row) for row in ids) - 1
+    length = 0
+    while length < limit and all(row[length] == ids[0][length] for row in ids):
+        length += 1
+    return length if length >= MIN_SHARED_PREFIX else 0
 
 
 def _member(model: Any, tokenizer: Any, template: str, role: str) -> _Member:
