@@ -119,6 +119,9 @@ class OpenAIServer:
             ) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                asks = any(name.lower().startswith("retry-after") for name in extra or {})
+                if status != 200 and not asks:  # the client waits what we ask: tests stay fast
+                    self.send_header("retry-after-ms", "10")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in (extra or {}).items():

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.attacks.api_job_store import TRAIN_FILE, JobState, JobStore
+from alignaudit.attacks.api_options import ApiOptions
 from alignaudit.attacks.api_service import FineTuningApi
 from alignaudit.attacks.finetune import FinetuneConfig
 from alignaudit.attacks.recipes import (
@@ -44,19 +45,6 @@ MAX_EXAMPLE_TOKENS = 65_536
 MIN_EXAMPLES = 10  # OpenAI's minimum (Qi et al.'s smallest attack used exactly 10)
 Say = Callable[[str], None]
 Confirm = Callable[[str], bool]
-
-
-@dataclass
-class ApiOptions:
-    """Settings of API fine-tuning that local training does not have."""
-
-    base_url: str | None = None
-    price_per_1k_tokens: float | None = None  # USD per 1,000 training tokens, for the estimate
-    lr_multiplier: float | None = None  # the API's learning_rate_multiplier (default: service's)
-    protocol: str | None = None  # recorded for eval
-    yes: bool = False  # upload without asking
-    poll_interval: float = 10.0  # longest wait between two status checks, seconds
-    max_attempts: int = 6
 
 
 @dataclass

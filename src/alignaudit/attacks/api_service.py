@@ -19,10 +19,10 @@ from alignaudit.openai_chat import (
     KEYLESS_PLACEHOLDER,
     RETRYABLE_STATUSES,
     resolve_base_url,
-    retry_after_seconds,
 )
 
 T = TypeVar("T")
+MAX_RETRY_AFTER_S = 60.0  # a longer wait asked for is more likely a mistake than a plan
 
 
 class ServiceError(AlignAuditError):
@@ -158,3 +158,17 @@ class FineTuningApi:
         text = " ".join(str(reason).split())[:400]
         text = f"HTTP {status}: {text}" if status is not None else text
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
+
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    """The wait a server asked for (retry-after-ms / Retry-After in seconds), capped at 60 s."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = response.headers.get(name)
+        try:
+            seconds = float(value) * scale if value is not None else None
+        except ValueError:
+            seconds = None
+        if seconds is not None and seconds >= 0:
+            return min(seconds, MAX_RETRY_AFTER_S)
+    return None
