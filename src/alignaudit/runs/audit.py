@@ -11,10 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-if TYPE_CHECKING:
-    from alignaudit.attacks.api_options import ApiOptions
-    from alignaudit.attacks.finetune import FinetuneConfig
-
 from alignaudit.errors import AlignAuditError
 from alignaudit.runs.evaluate import (
     EvalOptions,
@@ -25,6 +21,10 @@ from alignaudit.runs.evaluate import (
 )
 from alignaudit.runs.store import write_json_atomic
 from alignaudit.settings import comma_list, join_names, setting, split_names
+
+if TYPE_CHECKING:
+    from alignaudit.attacks.api_options import ApiOptions
+    from alignaudit.attacks.finetune import FinetuneConfig
 
 CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
 # CPU-sized defaults that keep the default audit within 15 minutes on 2 cores: refusals and
@@ -162,12 +162,14 @@ def _runnable_conditions(
 ) -> tuple[list[str], dict]:
     """The conditions to run, and those skipped with why (an API model has no weights here).
     For an API model, the fine-tuning jobs' tokens and cost are confirmed once, up front."""
+    from alignaudit.attacks.api_job_store import is_api_model
+
+    names = condition_names(options)
+    if not is_api_model(options.model):
+        return names, {}
     from alignaudit.attacks.api_finetune import confirm_on_terminal
     from alignaudit.runs import api_audit
 
-    names = condition_names(options)
-    if not api_audit.is_api_model(options.model):
-        return names, {}
     skipped = api_audit.skipped_conditions(names)
     for condition, reason in skipped.items():
         _say(console)(f"skipped {condition}: {reason}")
