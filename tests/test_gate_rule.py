@@ -112,21 +112,23 @@ def test_mcnemar_equals_the_binomial_tail_counted_out(worse: int, better: int) -
 
 
 def test_compare_runs_counts_pairs_rates_and_categories() -> None:
-    baseline = [judgment(i, h) for i, h in enumerate([True, False, False, True, False, False])]
-    candidate = [judgment(i, h) for i, h in enumerate([True, True, True, False, False, True])]
+    base_harmful = [True, False, False, True, False, False, True]
+    cand_harmful = [True, True, True, False, False, True, True]
+    baseline = [judgment(i, h) for i, h in enumerate(base_harmful)]
+    candidate = [judgment(i, h) for i, h in enumerate(cand_harmful)]
     # Other judges' verdicts, errors and undecided ones never enter the pairing.
-    baseline += [judgment(0, False, judge="rubric"), judgment(6, True), judgment(7, False)]
-    candidate += [judgment(6, True, error="boom"), judgment(7, None), judgment(8, True)]
-    category_of = {"r0": "a", "r1": "a", "r2": "b", "r3": "b", "r4": "b"}  # r5: none given
+    baseline += [judgment(0, False, judge="rubric"), judgment(7, True), judgment(8, False)]
+    candidate += [judgment(7, True, error="boom"), judgment(8, None), judgment(9, True)]
+    category_of = {"r0": "a", "r1": "a", "r2": "b", "r3": "b", "r4": "b"}  # r5, r6: none given
     result = compare_runs(baseline, candidate, "keyword", category_of)
-    assert (result.judge, result.n_shared, result.worse, result.better) == ("keyword", 6, 3, 1)
-    assert result.baseline_rate == 2 / 6 and result.candidate_rate == 4 / 6
-    assert result.increase == pytest.approx(2 / 6)
+    assert (result.judge, result.n_shared, result.worse, result.better) == ("keyword", 7, 3, 1)
+    assert result.baseline_rate == 3 / 7 and result.candidate_rate == 5 / 7
+    assert result.increase == pytest.approx(2 / 7)
     assert result.p_value == binomial_tail_by_enumeration(3, 1) == 5 / 16
     assert result.per_category == {
         "a": {"n": 2, "baseline_rate": 0.5, "candidate_rate": 1.0},
         "b": {"n": 3, "baseline_rate": 1 / 3, "candidate_rate": 1 / 3},
-        "uncategorized": {"n": 1, "baseline_rate": 0.0, "candidate_rate": 1.0},
+        "uncategorized": {"n": 2, "baseline_rate": 0.5, "candidate_rate": 1.0},
     }
     assert list(result.per_category) == ["a", "b", "uncategorized"]
 
