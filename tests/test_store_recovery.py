@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from alignaudit.errors import AlignAuditError, InputFileError
-from alignaudit.runs.store import JsonlLog, RunDir, changed_keys, read_json, write_text_atomic
+from alignaudit.runs.store import (
+    JsonlLog,
+    RunDir,
+    changed_keys,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_blank_lines_are_skipped_not_the_end(tmp_path: Path) -> None:
@@ -114,3 +121,44 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
         write_text_atomic(target, Unwritable())  # type: ignore[arg-type]
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["results.json"]
+
+
+def test_run_directory_files_have_the_contract_names_and_parents_are_made(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "deep" / "er" / "run")
+    assert (run.generations.path.name, run.judgments.path.name) == (
+        "generations.jsonl", "judgments.jsonl"
+    )
+    assert (run.config_path.name, run.results_path.name) == ("config.json", "results.json")
+    assert {p.parent for p in (run.generations.path, run.judgments.path, run.config_path,
+                               run.results_path)} == {run.path}  # fmt: skip
+    run.prepare({"run": {"seed": 0}})  # no judges key
+    run.prepare({"run": {"seed": 0}})  # ... in the old config either
+    assert run.read_config() == {"run": {"seed": 0}, "judges": []}
+    log = JsonlLog(tmp_path / "a" / "b" / "log.jsonl")
+    log.append([{"id": "x"}])
+    assert log.read() == [{"id": "x"}]
+
+
+def test_atomic_json_is_utf8_text_renamed_from_a_hidden_sibling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    renamed: list[tuple[Path, Path]] = []
+    real_replace = os.replace
+
+    def spy(source, target) -> None:
+        renamed.append((Path(source), Path(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    target = tmp_path / "x" / "y" / "results.json"
+    write_json_atomic(target, {"text": "Ça va ✓"})
+    assert target.read_text(encoding="utf-8") == '{\n  "text": "Ça va ✓"\n}\n'
+    ((source, destination),) = renamed
+    assert destination == target and source.parent == target.parent  # same directory: atomic
+    assert source.name.startswith(".results.json.")
+
+
+def test_changed_keys_keep_the_whole_key_name() -> None:
+    assert changed_keys({"maX": 1, "X": {"Y": 1}}, {"maX": 2, "X": {"Y": 2}}) == ["X.Y", "maX"]
