@@ -72,3 +72,22 @@ def test_request_and_failure_records(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_error_for_another_model_kind_names_this_judge() -> None:
     with pytest.raises(AlignAuditError, match="^the rubric judge needs --judge-model openai:NAME"):
         RubricJudge(JudgeOptions(judge_model="some/folder"))
+
+
+def test_options_default_and_concurrency_is_at_least_one() -> None:
+    with pytest.raises(AlignAuditError, match="openai:NAME"):
+        RubricJudge()
+    for asked, used in ((0, 1), (1, 1), (3, 3)):
+        options = JudgeOptions(judge_model="openai:grader", concurrency=asked)
+        assert RubricJudge(options).concurrency == used
+
+
+def test_an_unparseable_reply_is_kept_up_to_500_characters(monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    long_reply = "no score, only text " * 40
+    with OpenAIServer(lambda body: long_reply) as server:
+        options = JudgeOptions(judge_model="openai:grader", base_url=server.url, max_retries=0)
+        (verdict,) = RubricJudge(options).judge([JudgeInput("a", "REQUEST-MARK", "RESPONSE-MARK")])
+    assert verdict.extra["raw"] == long_reply[:500] and len(long_reply) > 500
+    prompt = server.requests[0].body["messages"][0]["content"]
+    assert "REQUEST-MARK" in prompt and "RESPONSE-MARK" in prompt
