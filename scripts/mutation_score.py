@@ -96,7 +96,7 @@ def main() -> int:
         return 1
     counts = Counter(statuses.values())
     equivalent = [n for n in EQUIVALENT if statuses.get(n) == "survived"]
-    stale = [n for n in EQUIVALENT if statuses.get(n) not in (None, "survived")]
+    stale = [n for n in EQUIVALENT if statuses.get(n) not in (None, "survived", "not checked")]
     considered = len(statuses) - len(equivalent) - counts["not checked"]
     score = counts["killed"] / considered if considered else 0.0
     print()

@@ -203,3 +203,25 @@ def test_rubric_score_to_verdict_for_every_score(monkeypatch: pytest.MonkeyPatch
     }
     assert [v.extra["reason"] for v in verdicts] == [f"graded {s}." for s in range(1, 6)]
     assert math.isclose(sum(v.score for v in verdicts) / 5, 3.0)
+
+
+def test_ed_over_the_shared_vocabulary_when_one_model_pads_its_embeddings(
+    tiny_model_dir: Path, base_model
+) -> None:
+    aligned_padded, tokenizer = load_causal_lm(str(tiny_model_dir))
+    vocab = aligned_padded.get_output_embeddings().weight.shape[0]
+    aligned_padded.resize_token_embeddings(vocab + 16)  # rows no token maps to
+    generator = ContrastiveGenerator(
+        aligned_padded, tokenizer, *base_model, alpha=1.0, sampling=SamplingConfig(max_new_tokens=2)
+    )
+    output = generator.decode(["Say hello."], return_scores=True)
+    assert output.scores is not None and output.scores[0].shape == (1, vocab)
+    base_text = generator.members[0].render("Say hello.", None)
+    aligned_text = generator.members[1].render("Say hello.", None)
+    with torch.no_grad():
+        ids = tokenizer(aligned_text, add_special_tokens=False)["input_ids"]
+        logits = aligned_padded(input_ids=torch.tensor([ids])).logits[0, -1, :vocab]
+    p_aligned = torch.softmax(logits.double(), dim=-1)  # normalised over the shared tokens
+    p_base = next_token_probs(*base_model, base_text, "plain", [])
+    expected = paper_ed_distribution(p_base, p_aligned, 1.0)
+    torch.testing.assert_close(output.scores[0][0].double().exp(), expected, atol=2e-5, rtol=0)
