@@ -225,3 +225,19 @@ def test_ed_over_the_shared_vocabulary_when_one_model_pads_its_embeddings(
     p_base = next_token_probs(*base_model, base_text, "plain", [])
     expected = paper_ed_distribution(p_base, p_aligned, 1.0)
     torch.testing.assert_close(output.scores[0][0].double().exp(), expected, atol=2e-5, rtol=0)
+
+
+def test_ed_combines_in_float32_whatever_the_models_dtype(
+    tiny_model_dir: Path, tiny_base_model_dir: Path
+) -> None:
+    from alignaudit.models.hf import LoadOptions
+
+    half = LoadOptions(dtype="bfloat16")
+    aligned = load_causal_lm(str(tiny_model_dir), half)
+    base = load_causal_lm(str(tiny_base_model_dir), half)
+    assert aligned[0].dtype == torch.bfloat16
+    generator = ContrastiveGenerator(
+        *aligned, *base, alpha=0.5, sampling=SamplingConfig(max_new_tokens=1)
+    )
+    output = generator.decode(["Say hello."], return_scores=True)
+    assert output.scores is not None and output.scores[0].dtype == torch.float32
