@@ -58,6 +58,8 @@ EQUIVALENT = {
     "alignaudit.runs.store.x_write_text_atomic__mutmut_21": UTF8,
     "alignaudit.runs.store.x_write_text_atomic__mutmut_28": UNLINK,
     "alignaudit.runs.store.x_write_text_atomic__mutmut_30": UNLINK,
+    "alignaudit.generation.ed.xǁ_TokenLoopGeneratorǁ_logprobs__mutmut_9":
+        "log_softmax over dim=+1 of [batch, vocab] logits is dim=-1",
     "alignaudit.metrics.rates.x_bootstrap_ci__mutmut_5": DTYPE,
     "alignaudit.metrics.rates.x_bootstrap_ci__mutmut_7": DTYPE,
     "alignaudit.metrics.rates.x_bootstrap_ci__mutmut_15":

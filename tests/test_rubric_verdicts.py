@@ -80,6 +80,7 @@ def test_options_default_and_concurrency_is_at_least_one() -> None:
     for asked, used in ((0, 1), (1, 1), (3, 3)):
         options = JudgeOptions(judge_model="openai:grader", concurrency=asked)
         assert RubricJudge(options).concurrency == used
+    assert RubricJudge(options, backoff=0.01).client.backoff == 0.01
 
 
 def test_an_unparseable_reply_is_kept_up_to_500_characters(monkeypatch) -> None:
