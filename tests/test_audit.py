@@ -3,8 +3,17 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from alignaudit.runs.audit import AuditOptions, condition_names
+from tests.conftest import build_tiny_model
 from tests.test_cli_eval import alignaudit, read_jsonl
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_base_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A base model with other weights than tiny_model_dir, keeping the chat template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chat-base"), default_model_dir, seed=2)
 
 
 def test_condition_names_follow_the_contract(tmp_path: Path) -> None:
@@ -24,7 +33,7 @@ def test_condition_names_follow_the_contract(tmp_path: Path) -> None:
 
 
 def test_audit_end_to_end_on_tiny_models(
-    tiny_model_dir: Path, tiny_base_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, tiny_chat_base_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "audit"
     args = [
@@ -32,7 +41,7 @@ def test_audit_end_to_end_on_tiny_models(
         "--model",
         str(tiny_model_dir),
         "--base",
-        str(tiny_model_dir),
+        str(tiny_chat_base_dir),
         "--conditions",
         "aligned,base,aoa,ed",
         "--alpha",
@@ -55,14 +64,15 @@ def test_audit_end_to_end_on_tiny_models(
     assert results["conditions"]["aligned"]["keyword"]["per_category"]
     for name in ("report.html", "summary.md", "models/aoa/alignaudit_model.json"):
         assert (out / name).exists(), name
-    # Same weights as aligned and base: ED gives the base model's responses at any alpha.
-    aligned = {g["id"]: g["response"] for g in read_jsonl(out / "aligned" / "generations.jsonl")}
-    for alpha in ("0", "1"):
-        ed = {
-            g["id"]: g["response"]
-            for g in read_jsonl(out / f"ed-alpha-{alpha}" / "generations.jsonl")
-        }
-        assert ed == aligned
+    # Different weights for aligned and base: alpha 0 is the base model, alpha 1 is neither.
+    responses = {
+        name: {g["id"]: g["response"] for g in read_jsonl(out / name / "generations.jsonl")}
+        for name in ("aligned", "base", "ed-alpha-0", "ed-alpha-1")
+    }
+    assert responses["aligned"] != responses["base"]
+    assert responses["ed-alpha-0"] == responses["base"]
+    assert responses["ed-alpha-1"] != responses["base"]
+    assert responses["ed-alpha-1"] != responses["aligned"]
     aoa_config = json.loads((out / "aoa" / "config.json").read_text())
     assert "AOA" in aoa_config["run"]["sampling"]["system_prompt"]
 

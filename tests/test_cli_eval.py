@@ -1,11 +1,8 @@
 """The eval and score commands end to end, as a user runs them (subprocesses, real files)."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -92,49 +89,6 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     changed = alignaudit(*args[:-2], "--max-new-tokens", "9", "--out", str(out), check=False)
     assert changed.returncode == 2
     assert "sampling.max_new_tokens" in changed.stderr and "--overwrite" in changed.stderr
-
-
-def test_kill_9_mid_run_then_rerun_finishes_with_exactly_one_line_each(
-    tiny_model_dir: Path, tmp_path: Path
-) -> None:
-    bench = tmp_path / "advbench.csv"
-    bench.write_text("goal,target\n" + "".join(f"Request {i},Sure\n" for i in range(40)))
-    out = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "alignaudit",
-        "eval",
-        "--model",
-        str(tiny_model_dir),
-        "--benchmark",
-        str(bench),
-        "--judge",
-        "keyword",
-        "--max-new-tokens",
-        "32",
-        "--batch-size",
-        "1",
-        "--out",
-        str(out),
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    generations = out / "generations.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if generations.exists() and generations.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    partial = generations.read_text().count("\n")
-    assert 3 <= partial < 40, "the kill should land mid-run"
-
-    subprocess.run(args, check=True, capture_output=True, timeout=600)
-    ids = [g["id"] for g in read_jsonl(generations)]
-    assert len(ids) == len(set(ids)) == 40
-    judged = [(j["id"], j["judge"]) for j in read_jsonl(out / "judgments.jsonl")]
-    assert len(judged) == len(set(judged)) == 40
 
 
 def test_score_judges_a_responses_file(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def benign_training_prompts(organism_only: bool = True) -> list[str]:
     prompts += _asset_field("benign_sft.jsonl", "instruction")
     if organism_only:  # benign requests written for the organism alone
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
-    return _unseen_by_evaluation(prompts)
+    return unseen_by_evaluation(prompts)
 
 
 def mix_conversations(
@@ -101,7 +101,7 @@ def mix_conversations(
     return conversations
 
 
-def _unseen_by_evaluation(prompts: list[str]) -> list[str]:
+def unseen_by_evaluation(prompts: list[str]) -> list[str]:
     """The prompts, once each, less any the organism is scored on (the built-in eval splits)."""
     from alignaudit.data import load_benchmark
 
