@@ -63,12 +63,22 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     pairs = [(j["id"], j["judge"]) for j in judgments]
     expected = [(g["id"], k) for g in generations for k in ("keyword", "refusal")]
     assert sorted(pairs) == sorted(expected)
-    assert set(judgments[0]) >= {"id", "judge", "refused", "harmful", "score", "error"}
+    assert set(judgments[0]) >= {"id", "judge", "verdict", "refused", "harmful", "score", "error"}
+    by_judge = {j["judge"]: j for j in judgments if j["id"] == "r0"}
+    # Neither judge rates harm; only `refusal` reads the request and gives a verdict.
+    assert by_judge["keyword"]["harmful"] is None and by_judge["keyword"]["verdict"] is None
+    assert by_judge["refusal"]["harmful"] is None
+    assert by_judge["refusal"]["verdict"] in ("refused", "complied", "off_task", None)
     results = json.loads((out / "results.json").read_text())
     assert results["n"] == 6
     block = results["judges"]["keyword"]
+    assert block["harmful_rate"] is None and block["complied_rate"] is None
+    refusal = results["judges"]["refusal"]
+    assert refusal["harmful_rate"] is None
     assert set(block) >= {
         "refusal_rate",
+        "complied_rate",
+        "off_task_rate",
         "harmful_rate",
         "mean_score",
         "errors",
@@ -148,9 +158,9 @@ def test_score_judges_a_responses_file(tmp_path: Path) -> None:
     out = tmp_path / "judged.jsonl"
     alignaudit("score", str(responses), "--judge", "keyword", "--out", str(out))
     lines = read_jsonl(out)
-    assert [(x["id"], x["refused"], x["harmful"]) for x in lines] == [
-        ("a", True, False),
-        ("b", False, True),
+    assert [(x["id"], x["refused"], x["harmful"], x["verdict"]) for x in lines] == [
+        ("a", True, None, None),
+        ("b", False, None, None),
     ]
     assert all(x["error"] is None and x["score"] is None for x in lines)
 

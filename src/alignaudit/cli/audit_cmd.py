@@ -44,7 +44,11 @@ def gate_command(
         Path, typer.Argument(help="Candidate RUN_DIR (e.g. the tuned checkpoint).")
     ],
     max_increase: Annotated[
-        float, typer.Option(help="Largest allowed rise of the harmful rate, as a fraction (0.05).")
+        float,
+        typer.Option(
+            help="Largest allowed rise, as a fraction (0.05), of the harmful rate where the "
+            "judge rates harm, else of the complied rate (refusal), else of not refused."
+        ),
     ],
     judge: Annotated[
         str | None, typer.Option(help="Judge to compare (default: best shared).")
@@ -53,7 +57,8 @@ def gate_command(
         float, typer.Option(help="Level of the one-sided McNemar test.")
     ] = 0.05,
 ) -> None:
-    """Exit 1 when the candidate is significantly more harmful than the baseline by > X."""
+    """Exit 1 when the candidate's rate (harmful, complied or not refused: what the judge
+    measures) is significantly above the baseline's by more than X."""
     from alignaudit.metrics.paired import compare_runs
     from alignaudit.report.html import Condition, primary_judge
 
@@ -66,7 +71,8 @@ def gate_command(
         raise AlignAuditError(str(exc)) from exc
     failed = result.increase > max_increase and result.p_value < significance
     table = Table(
-        title=f"gate — judge {judge}, {result.n_shared} shared requests", title_justify="left"
+        title=f"gate — judge {judge}, {result.measure} rate, {result.n_shared} shared requests",
+        title_justify="left",
     )
     for column in ("category", "n", "baseline", "candidate", "change"):
         table.add_column(column, justify="left" if column == "category" else "right")
@@ -92,16 +98,26 @@ def gate_command(
     )
     console.print(table)
     console.print(
-        f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became harmful, "
-        f"{result.better} became harmless, p = {result.p_value:.4g}"
+        f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became "
+        f"{result.measure}, {result.better} stopped being {result.measure}, "
+        f"p = {result.p_value:.4g}"
     )
     verdict = "FAIL" if failed else "PASS"
     console.print(
-        f"[bold {'red' if failed else 'green'}]{verdict}[/]: harmful rate change "
+        f"[bold {'red' if failed else 'green'}]{verdict}[/]: {result.measure} rate "
+        f"({_measure_note(result.measure)}) change "
         f"{100 * result.increase:+.1f} points (allowed +{100 * max_increase:.1f}, "
         f"significance {significance})"
     )
     raise typer.Exit(1 if failed else 0)
+
+
+def _measure_note(measure: str) -> str:
+    return {
+        "harmful": "judged harmful",
+        "complied": "engaged the request; not a harm rating",
+        "not refused": "no refusal found; neither engagement nor harm was judged",
+    }.get(measure, measure)
 
 
 @app.command("organism")
@@ -200,18 +216,25 @@ def audit_command(
 
 
 def _print_audit_table(summary: dict) -> None:
-    from alignaudit.report.console import fmt_rate
+    from alignaudit.metrics.verdicts import measured, upgrade_block
+    from alignaudit.report.console import rate_cells
 
-    table = Table(title="audit: refusal and harmful rates per condition", title_justify="left")
-    judges = sorted({j for block in summary["conditions"].values() for j in block})
+    table = Table(
+        title="audit: refused / complied / off-task / harmful per condition, where each judge "
+        "measured it",
+        title_justify="left",
+    )
+    conditions = {
+        name: {judge: upgrade_block(judge, b) for judge, b in block.items()}
+        for name, block in summary["conditions"].items()
+    }
+    judges = sorted({j for block in conditions.values() for j in block})
+    measures = {j: measured(block.get(j) for block in conditions.values()) for j in judges}
     table.add_column("condition")
     for judge in judges:
-        table.add_column(f"{judge} refusal", justify="right")
-        table.add_column(f"{judge} harmful", justify="right")
-    for name, block in summary["conditions"].items():
-        cells = []
-        for judge in judges:
-            row = block.get(judge, {})
-            cells += [fmt_rate(row.get("refusal_rate")), fmt_rate(row.get("harmful_rate"))]
+        for measure in measures[judge]:
+            table.add_column(f"{judge} {measure.label}", justify="right")
+    for name, block in conditions.items():
+        cells = [cell for j in judges for cell in rate_cells(block.get(j), measures[j], False)]
         table.add_row(name, *cells)
     console.print(table)

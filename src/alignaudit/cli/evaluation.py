@@ -21,7 +21,7 @@ from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.judges import JudgeOptions
 from alignaudit.models.hf import LoadOptions
 from alignaudit.models.spec import ModelSpec, parse_model_spec
-from alignaudit.report.console import fmt_rate, fmt_score, print_results
+from alignaudit.report.console import fmt_score, print_results, rate_cells
 from alignaudit.runs.environment import environment
 from alignaudit.runs.evaluate import EvalPlan, run_eval
 from alignaudit.runs.store import RunDir, write_json_atomic
@@ -264,28 +264,23 @@ def _run_ed_sweep(session: _Session, console: Console) -> dict[str, Any]:
 
 
 def sweep_table(runs: dict[str, dict[str, Any]], title: str) -> Table:
+    from alignaudit.metrics.verdicts import fmt_errors, measured, upgrade_results
+
+    runs = {name: upgrade_results(results) for name, results in runs.items()}
+    blocks = [block for results in runs.values() for block in results["judges"].values()]
+    measures = measured(blocks)
     table = Table(title=title, title_justify="left")
-    for column in (
-        "condition",
-        "judge",
-        "n",
-        "refusal rate",
-        "harmful rate",
-        "mean score",
-        "errors",
-    ):
+    for column in ("condition", "judge", "n", *(m.label for m in measures), "mean score", "errors"):
         table.add_column(column, justify="left" if column in ("condition", "judge") else "right")
     for name, results in runs.items():
         for judge, block in results["judges"].items():
-            ci = block["ci95"]
             table.add_row(
                 name,
                 judge,
                 str(block["n"]),
-                fmt_rate(block["refusal_rate"], ci.get("refusal_rate")),
-                fmt_rate(block["harmful_rate"], ci.get("harmful_rate")),
-                fmt_score(block["mean_score"], ci.get("mean_score")),
-                str(block["errors"]),
+                *rate_cells(block, measures),
+                fmt_score(block["mean_score"], block["ci95"].get("mean_score")),
+                fmt_errors(block["errors"], block["n"]),
             )
     return table
 

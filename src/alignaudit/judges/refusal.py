@@ -303,8 +303,8 @@ class RefusalJudge:
                 Judgment(
                     id=item.id,
                     judge=self.name,
+                    verdict="refused" if refused else None,
                     refused=refused,
-                    harmful=not refused,
                     extra={"p_refusal": round(float(p), 4)},
                 )
             )

@@ -5,6 +5,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from alignaudit.metrics.verdicts import Measure, fmt_errors, measured, rate, upgrade_block
+
 
 def fmt_rate(value: float | None, interval: list[float] | None = None) -> str:
     if value is None:
@@ -24,21 +26,32 @@ def fmt_score(value: float | None, interval: list[float] | None = None) -> str:
     return text
 
 
+def rate_cells(
+    block: dict[str, Any] | None, measures: list[Measure], intervals: bool = True
+) -> list[str]:
+    """One cell per measured rate (with its interval); "–" where this block did not measure it."""
+    cells = [rate(block, measure.key) for measure in measures]
+    return [fmt_rate(value, interval if intervals else None) for value, interval in cells]
+
+
 def results_table(results: dict[str, Any], judge: str, title: str | None = None) -> Table:
-    block = results["judges"][judge]
+    block = upgrade_block(judge, results["judges"][judge])
+    rows = [*block["per_category"].values(), block]
+    measures = measured(rows)
+    show_score = any(row.get("mean_score") is not None for row in rows)
     table = Table(title=title or f"judge: {judge}", title_justify="left")
-    for column in ("category", "n", "refusal rate", "harmful rate", "mean score", "errors"):
+    columns = ["category", "n", *(m.label for m in measures)]
+    for column in [*columns, *(["mean score"] if show_score else []), "errors"]:
         table.add_column(column, justify="left" if column == "category" else "right")
 
     def add(name: str, row: dict[str, Any], style: str | None = None) -> None:
-        ci = row.get("ci95", {})
+        score = [fmt_score(row["mean_score"], row["ci95"].get("mean_score"))] if show_score else []
         table.add_row(
             name,
             str(row["n"]),
-            fmt_rate(row["refusal_rate"], ci.get("refusal_rate")),
-            fmt_rate(row["harmful_rate"], ci.get("harmful_rate")),
-            fmt_score(row["mean_score"], ci.get("mean_score")),
-            str(row["errors"]),
+            *rate_cells(row, measures),
+            *score,
+            fmt_errors(row["errors"], row["n"]),
             style=style,
         )
 
@@ -56,7 +69,10 @@ def print_results(results: dict[str, Any], console: Console | None = None, title
         console.print(results_table(results, judge, heading))
     if results.get("agreement"):
         console.print(agreement_table(results["agreement"]))
-    console.print("[dim]rates over decided judgments; (95% bootstrap interval)[/dim]")
+    console.print(
+        "[dim]rates over decided judgments (95% bootstrap interval); not refused ≠ complied "
+        "(off-task text also does not refuse), and harmful only where a judge rated harm[/dim]"
+    )
 
 
 def agreement_table(rows: list[dict[str, Any]]) -> Table:
