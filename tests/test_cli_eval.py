@@ -68,13 +68,16 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     # Neither judge rates harm; only `refusal` reads the request and gives a verdict.
     assert by_judge["keyword"]["harmful"] is None and by_judge["keyword"]["verdict"] is None
     assert by_judge["refusal"]["harmful"] is None
-    assert by_judge["refusal"]["verdict"] in ("refused", "complied", "off_task", None)
+    assert by_judge["refusal"]["verdict"] in ("refused", "complied", "off_task")
     results = json.loads((out / "results.json").read_text())
     assert results["n"] == 6
     block = results["judges"]["keyword"]
     assert block["harmful_rate"] is None and block["complied_rate"] is None
     refusal = results["judges"]["refusal"]
     assert refusal["harmful_rate"] is None
+    assert refusal["refusal_rate"] + refusal["complied_rate"] + refusal["off_task_rate"] == (
+        pytest.approx(1.0)
+    )
     assert set(block) >= {
         "refusal_rate",
         "complied_rate",
