@@ -209,3 +209,26 @@ def test_default_model_end_to_end_on_builtin(default_model_dir: Path, tmp_path: 
     assert "overall" in result.stdout
     responses = [g["response"] for g in read_jsonl(out / "generations.jsonl")]
     assert all(responses) and len(set(responses)) > 5
+
+
+def test_judge_template_is_recorded_in_config_and_checked_first(
+    tiny_model_dir: Path, benchmark_file: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    template = tmp_path / "judge.txt"
+    template.write_text("Grade.\n{instruction}\n{response}\n#thescore:")
+    out = tmp_path / "run"
+    common = ["eval", "--model", str(tiny_model_dir), "--benchmark", str(benchmark_file),
+              "--limit", "2", "--max-new-tokens", "4", "--judge", "keyword"]
+    alignaudit(*common, "--judge-template", str(template), "--out", str(out))
+    recorded = json.loads((out / "config.json").read_text())["settings"]["judge_template"]
+    assert recorded == {
+        "path": str(template),
+        "sha256": hashlib.sha256(template.read_bytes()).hexdigest(),
+    }
+    template.write_text("Grade {instruction} only.")
+    bad = alignaudit(*common, "--judge-template", str(template), "--out", str(tmp_path / "b"),
+                     check=False)
+    assert bad.returncode == 2 and f"{template}: judge template lacks {{response}}" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

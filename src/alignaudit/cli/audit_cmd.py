@@ -9,6 +9,7 @@ from rich.table import Table
 
 from alignaudit.cli.audit_plan import DEFAULT_ALPHAS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
 from alignaudit.cli.main import app
+from alignaudit.cli.options import JudgeTemplateOpt
 from alignaudit.errors import AlignAuditError
 
 console = Console()
@@ -164,6 +165,7 @@ def audit_command(
         "keyword,refusal"
     ),
     judge_model: Annotated[str | None, typer.Option(help="openai:NAME for the rubric.")] = None,
+    judge_template: JudgeTemplateOpt = None,
     base_url: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int | None, typer.Option(help="Stratified sample of N requests.")] = None,
     max_new_tokens: Annotated[
@@ -196,6 +198,7 @@ def audit_command(
         benchmark=benchmark,
         judges=split_names(judge),
         judge_model=judge_model,
+        judge_template=judge_template,
         base_url=base_url,
         limit=limit,
         max_new_tokens=max_new_tokens,

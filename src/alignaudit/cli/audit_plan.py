@@ -35,6 +35,7 @@ class AuditOptions:
     benchmark: str = "builtin"
     judges: list[str] = field(default_factory=lambda: ["keyword", "refusal"])
     judge_model: str | None = None
+    judge_template: Path | None = None
     base_url: str | None = None
     limit: int | None = None
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
@@ -105,6 +106,7 @@ def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[s
         batch_size=options.batch_size,
         seed=options.seed,
         judge_model=options.judge_model,
+        judge_template=options.judge_template,
         base_url=options.base_url,
     )
     if name == "base":

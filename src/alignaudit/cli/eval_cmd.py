@@ -8,7 +8,14 @@ from rich.console import Console
 
 from alignaudit.cli.evaluation import EvalOptions, parse_alphas, run_evaluation
 from alignaudit.cli.main import app
-from alignaudit.cli.options import BaseUrlOpt, JudgeBaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names
+from alignaudit.cli.options import (
+    BaseUrlOpt,
+    JudgeBaseUrlOpt,
+    JudgeModelOpt,
+    JudgeOpt,
+    JudgeTemplateOpt,
+    split_names,
+)
 from alignaudit.judges import JudgeOptions
 from alignaudit.report.console import print_results
 
@@ -45,6 +52,7 @@ def eval_command(
     concurrency: Annotated[int, typer.Option(help="Parallel requests to HTTP servers.")] = 8,
     judge_model: JudgeModelOpt = None,
     judge_base_url: JudgeBaseUrlOpt = None,
+    judge_template: JudgeTemplateOpt = None,
     ed_base: Annotated[
         str | None,
         typer.Option(
@@ -81,6 +89,7 @@ def eval_command(
         concurrency=concurrency,
         judge_model=judge_model,
         judge_base_url=judge_base_url,
+        judge_template=judge_template,
         ed_base=ed_base,
         alphas=parse_alphas(alpha),
         base_template=base_template,
@@ -96,6 +105,7 @@ def score_command(
     judge: JudgeOpt = "keyword",
     judge_model: JudgeModelOpt = None,
     judge_base_url: JudgeBaseUrlOpt = None,
+    judge_template: JudgeTemplateOpt = None,
     concurrency: Annotated[int, typer.Option()] = 8,
 ) -> None:
     """Judge existing responses without generating."""
@@ -105,8 +115,14 @@ def score_command(
     from alignaudit.runs.store import JsonlLog
 
     records = read_responses(input)
+    from alignaudit.judges.rubric import load_judge_template
+
+    template = None if judge_template is None else load_judge_template(judge_template)
     options = JudgeOptions(
-        judge_model=judge_model, base_url=judge_base_url, concurrency=concurrency
+        judge_model=judge_model,
+        base_url=judge_base_url,
+        concurrency=concurrency,
+        judge_template=template,
     )
     log = JsonlLog(out)
     judge_missing([_judge_input(r) for r in records], split_names(judge), options, log)

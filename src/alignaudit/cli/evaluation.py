@@ -49,6 +49,7 @@ class EvalOptions:
     concurrency: int = 8
     judge_model: str | None = None
     judge_base_url: str | None = None
+    judge_template: Path | None = None  # the rubric judge's prompt, the user's own
     ed_base: str | None = None
     alphas: list[float] = field(default_factory=lambda: [0.3])
     base_template: str = "plain"
@@ -104,6 +105,7 @@ class _Session:
             judge_model=options.judge_model,
             base_url=options.judge_base_url or options.base_url,
             concurrency=options.concurrency,
+            judge_template=_judge_template(options.judge_template),
         )
         self.load_model = cache(self._load_model)
 
@@ -140,6 +142,10 @@ class _Session:
             "judge_model": options.judge_model,
             "concurrency": options.concurrency,
         }
+        if options.judge_template is not None:
+            from alignaudit.judges.rubric import template_record
+
+            settings["judge_template"] = template_record(options.judge_template)
         if out.exists() and not out.is_dir():
             raise AlignAuditError(f"--out {out} is a file; give a directory")
         config = {
@@ -183,6 +189,12 @@ class _Session:
             batch_size=options.batch_size,
             model_spec=spec.describe(),
         )
+
+
+def _judge_template(path: Path | None) -> str | None:
+    from alignaudit.judges.rubric import load_judge_template
+
+    return None if path is None else load_judge_template(path)
 
 
 def run_evaluation(options: EvalOptions, console: Console | None = None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Option declarations shared by several commands, so flags mean the same thing everywhere."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,6 +27,15 @@ BaseUrlOpt = Annotated[
 ]
 JudgeBaseUrlOpt = Annotated[
     str | None, typer.Option(help="Server for the judge model, if other than --base-url.")
+]
+
+JudgeTemplateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Your own prompt for the rubric judge (e.g. your copy of the paper's), with "
+        "{instruction} and {response} where the request and the response go; recorded in "
+        "config.json.",
+    ),
 ]
 
 
