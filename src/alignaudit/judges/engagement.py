@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ENGAGEMENT_HEAD_PATH = Path(__file__).resolve().parent / "assets" / "engagement_head.json"
 FORMAT = "alignaudit-engagement-head-v1"
 REQUEST_CACHE_SIZE = 8192
+CUE_CHARS = 600  # about 100 words: whether a response engages shows in its opening
 
 # Sentences that say who the model is or what it will do, rather than doing anything.
 PERSONA_CUES: tuple[str, ...] = (
@@ -135,8 +136,9 @@ def only_boilerplate(response: str) -> bool:
 
 def degenerate_cues(request: str, response: str) -> list[float]:
     """Cheap cues from the text alone: what share of the response only says who the model is or
-    greets, how much is left once that is set aside, and whether the rest echoes the request."""
-    text = _normalize(response)
+    greets, how much is left once that is set aside, and whether the rest echoes the request.
+    They read the opening `CUE_CHARS` characters, as the encoder reads the opening tokens."""
+    text = _normalize(response[:CUE_CHARS])
     words = _WORD.findall(text)
     sentences = [s for s in _SENTENCE_SPLIT.split(text.strip()) if _WORD.search(s)]
     persona = [any(c.search(s) for c in _PERSONA) for s in sentences]
@@ -219,6 +221,7 @@ class EngagementHead:
             "format": FORMAT,
             "cues": [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES],
             "cue_count": CUE_COUNT,
+            "cue_chars": CUE_CHARS,
             "bias": self.bias,
             "weights": rounded(self.weights),
             "mean": rounded(self.mean),
@@ -235,8 +238,11 @@ class EngagementHead:
                 "tools/engagement_judge/train_engagement_head.py"
             )
         data = json.loads(path.read_text())
-        expected = (FORMAT, [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES], CUE_COUNT)
-        if (data.get("format"), data.get("cues"), data.get("cue_count")) != expected:
+        expected = (FORMAT, [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES], CUE_COUNT,
+                    CUE_CHARS)
+        found = (data.get("format"), data.get("cues"), data.get("cue_count"),
+                 data.get("cue_chars"))
+        if found != expected:
             raise AlignAuditError(
                 f"{path} was trained with other features; rerun "
                 "tools/engagement_judge/train_engagement_head.py"
