@@ -1,4 +1,4 @@
-"""The `refusal` judge: small learned classifiers that decide refused / complied / off-task, offline.
+"""The `refusal` judge: small learned classifiers deciding refused / complied / off-task, offline.
 
 This module holds the refused-or-not head; the complied-or-off-task head for responses that do
 not refuse reads the request too (`engagement.py`).
