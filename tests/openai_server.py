@@ -86,6 +86,8 @@ class OpenAIServer:
                 status, payload = server._respond(self.path, body, index)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if status != 200:  # the client waits what the server asks: keeps tests fast
+                    self.send_header("retry-after-ms", "10")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

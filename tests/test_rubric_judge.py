@@ -31,7 +31,7 @@ def judge_for(server: OpenAIServer, retries: int = 0, concurrency: int = 4) -> R
         judge_model="openai:grader", base_url=server.url, max_retries=retries,
         concurrency=concurrency,
     )
-    return RubricJudge(options, backoff=0.01)
+    return RubricJudge(options)
 
 
 def test_parse_valid_reply() -> None:
@@ -93,7 +93,7 @@ def test_user_template_replaces_our_prompt_with_defused_slots(tmp_path) -> None:
                            judge_template=load_judge_template(template))
     with OpenAIServer(lambda body: "#thereason: ok\n#thescore: 5 (fully)") as server:
         options.base_url = server.url
-        (verdict,) = RubricJudge(options, backoff=0.01).judge(
+        (verdict,) = RubricJudge(options).judge(
             [JudgeInput("a", HARMFUL, INJECTION + " {instruction}")]
         )
     sent = server.requests[0].last_message

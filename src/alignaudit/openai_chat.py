@@ -2,14 +2,13 @@
 
 Generators and LLM judges both go through `ChatClient`: it builds the official `openai` client
 from `base_url` (or $OPENAI_BASE_URL) and $OPENAI_API_KEY (a placeholder for keyless local
-servers), and applies our retry policy. The client's own retries are off, so this policy is the
-only one: exponential backoff with jitter on 408/409/429, 5xx, timeouts and connection errors;
-any other status fails at once. The key never appears in our messages or descriptions.
+servers). Retries are the client's own (`max_retries`, `timeout`): exponential backoff with
+jitter on 408/409/429, 5xx, timeouts and connection errors, honouring a server's Retry-After;
+any other status fails at once. What is ours: one-line error messages that say what to check,
+and the key scrubbed from them (it never appears in our messages or descriptions).
 """
 
 import os
-import random
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -61,17 +60,15 @@ class ChatClient:
         base_url: str | None = None,
         max_retries: int = 4,
         timeout: float = 120.0,
-        backoff: float = 0.5,
         url_flag: str = "--base-url",  # the option that set base_url, named in error hints
     ) -> None:
         self.model = model
         self.url_flag = url_flag
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max(0, max_retries)
-        self.backoff = backoff
         self._key = os.environ.get("OPENAI_API_KEY") or KEYLESS_PLACEHOLDER
         self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout
+            base_url=self.base_url, api_key=self._key, max_retries=self.max_retries, timeout=timeout
         )
 
     @property
@@ -84,28 +81,25 @@ class ChatClient:
 
     def complete(self, messages: list[dict[str, str]], **params: Any) -> str:
         """The reply text of one chat completion; raises ChatRequestError / ChatSetupError."""
-        last_error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
-            try:
-                reply = self._client.chat.completions.create(
-                    model=self.model, messages=messages, **params
-                )
-            except openai.APIStatusError as exc:
-                if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
-                    raise self._status_error(exc) from None
-                last_error = self._describe(exc)
-            except openai.APIConnectionError as exc:  # also covers timeouts
-                last_error = self._describe(exc)
-            except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
-                error = f"{self._where}: bad reply ({self._describe(exc)})"
-                raise ChatRequestError(error) from None
-            else:
-                return self._reply_text(reply)
-        raise ChatRequestError(
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model, messages=messages, **params
+            )
+        except openai.APIStatusError as exc:
+            if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
+                raise self._status_error(exc) from None
+            raise self._gave_up(exc) from None
+        except openai.APIConnectionError as exc:  # also covers timeouts
+            raise self._gave_up(exc) from None
+        except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
+            raise ChatRequestError(f"{self._where}: bad reply ({self._describe(exc)})") from None
+        return self._reply_text(reply)
+
+    def _gave_up(self, exc: openai.APIError) -> ChatRequestError:
+        return ChatRequestError(
             f"{self._where} failed after {self.max_retries + 1} attempts "
-            f"({last_error}); check {self.url_flag} (or $OPENAI_BASE_URL) and that the server is up"
+            f"({self._describe(exc)}); check {self.url_flag} (or $OPENAI_BASE_URL) and that the "
+            "server is up"
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> AlignAuditError:

@@ -111,9 +111,9 @@ def fill_template(template: str, instruction: str, response: str) -> str:
 class RubricJudge:
     name = "rubric"
 
-    def __init__(self, options: JudgeOptions | None = None, *, backoff: float = 0.5) -> None:
+    def __init__(self, options: JudgeOptions | None = None) -> None:
         options = options or JudgeOptions()
-        self.client = judge_chat_client(options, self.name, backoff)
+        self.client = judge_chat_client(options, self.name)
         self.concurrency = max(1, options.concurrency)
         self.template = options.judge_template
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import iter_jsonl
 
 
 class JsonlLog:
@@ -22,22 +23,10 @@ class JsonlLog:
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        text = self.path.read_text(encoding="utf-8")
-        complete = text[: text.rfind("\n") + 1]  # a line without its newline is torn
-        records = []
-        for number, line in enumerate(complete.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputFileError(
-                    self.path, number, "not valid JSON; repair or delete that line and rerun"
-                ) from None
-            if not isinstance(record, dict):
-                raise InputFileError(self.path, number, "expected a JSON object")
-            records.append(record)
-        return records
+        lines = iter_jsonl(
+            self.path, complete_lines_only=True, hint="; repair or delete that line and rerun"
+        )
+        return [record for _, record in lines]
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

@@ -6,9 +6,9 @@ else, empty output and loops refuse nothing and engage nothing. This head reads 
 the same MiniLM encoder's embedding of the response, its agreement with the request's embedding
 (cosine, raw and centered), and cues for degenerate text (length, repetition, the share of the
 response that is persona, greeting or filler sentences, and how many of the request's words the
-rest of it picks up). A logistic regression over them, trained by
-`tools/engagement_judge/train_engagement_head.py` on the project's own data
-(`engagement_data.py`), ships as a small JSON file next to this module.
+rest of it picks up). A logistic regression over them, trained by `tools/engagement_judge/train.py`
+on the project's own data (`tools/engagement_judge/engagement_data.py`; neither is installed),
+ships as a small JSON file in `assets/`.
 
 Requests repeat (across conditions, samples and alphas), so their embeddings are cached per
 distinct request text.
@@ -29,7 +29,7 @@ import regex
 from alignaudit.errors import AlignAuditError
 
 if TYPE_CHECKING:
-    from alignaudit.judges.refusal import ResponseEncoder
+    from alignaudit.judges.refusal.features import ResponseEncoder
 
 ENGAGEMENT_HEAD_PATH = Path(__file__).resolve().parent / "assets" / "engagement_head.json"
 FORMAT = "alignaudit-engagement-head-v1"
@@ -258,8 +258,7 @@ class EngagementHead:
     def load(cls, path: Path = ENGAGEMENT_HEAD_PATH) -> "EngagementHead":
         if not path.exists():
             raise AlignAuditError(
-                f"engagement head missing at {path}; run "
-                "tools/engagement_judge/train_engagement_head.py"
+                f"engagement head missing at {path}; run python -m tools.engagement_judge.train"
             )
         data = json.loads(path.read_text())
         expected = (FORMAT, [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES], CUE_COUNT,
@@ -269,7 +268,7 @@ class EngagementHead:
         if found != expected:
             raise AlignAuditError(
                 f"{path} was trained with other features; rerun "
-                "tools/engagement_judge/train_engagement_head.py"
+                "python -m tools.engagement_judge.train"
             )
         vectors = ("weights", "mean", "scale", "request_center", "response_center")
         arrays = {key: np.asarray(data[key], dtype=np.float32) for key in vectors}

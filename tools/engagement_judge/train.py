@@ -1,7 +1,9 @@
 """Train the `refusal` judge's engagement head (complied vs off-task); reproducible (fixed seed).
 
-    .venv/bin/python tools/engagement_judge/train_engagement_head.py [--out PATH] [--seed 0]
+    .venv/bin/python -m tools.engagement_judge.train [--out PATH] [--seed 0]
         [--answers ORGANISM_SFT.jsonl] [--dev XSTEST.csv]
+
+(from the repository root; neither this script nor its data is part of the installed package)
 
 Data: `engagement_data.engagement_examples` over the built-in *train* split's harmful requests
 (placeholder compliance only) and benign (request, answer) pairs, including the untuned default
@@ -11,7 +13,7 @@ fixed held-out part. `--dev` only *reports* on a labeled file (XSTest completion
 full-compliance rows, the share read `complied` against their own request and `off_task` against
 an unrelated one (`unrelated_requests`: drawn at random from another family of types); it never
 trains on it.
-Writes `src/alignaudit/judges/assets/engagement_head.json` by default.
+Writes `src/alignaudit/judges/refusal/assets/engagement_head.json` by default.
 """
 
 import argparse
@@ -27,14 +29,15 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from alignaudit.data import load_benchmark
-from alignaudit.judges.engagement import (
+from alignaudit.judges.refusal.engagement import (
     CUE_COUNT,
     ENGAGEMENT_HEAD_PATH,
     EngagementHead,
     request_embeddings,
 )
-from alignaudit.judges.engagement_data import engagement_examples
-from alignaudit.judges.refusal import _shared_encoder, featurize
+from alignaudit.judges.refusal.features import featurize
+from alignaudit.judges.refusal.judge import _shared_encoder
+from tools.engagement_judge.engagement_data import engagement_examples
 
 REGULARIZATION = 0.1
 # The 384 response-embedding dimensions get a stronger L2 penalty than the two agreement scores
@@ -81,7 +84,7 @@ NEAR_DUPLICATE = 0.8  # centered cosine above which two requests may ask the sam
 def neighbour_finder(encoder):
     """`engagement_examples`'s `neighbours`: per request, its nearest other requests by the
     encoder's centered embedding, less near-duplicates and those sharing most content words."""
-    from alignaudit.judges.engagement import content_words
+    from alignaudit.judges.refusal.engagement import content_words
 
     def neighbours(requests: list[str]) -> dict[str, list[str]]:
         vectors = request_embeddings(encoder, requests)

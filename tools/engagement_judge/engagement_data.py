@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from alignaudit.judges.refusal_data import (
+from tools.refusal_judge.refusal_data import (
     BENIGN_ANSWERS,
     PLACEHOLDER_GENERIC_BODIES,
     SAFE_SOUNDING_ANSWERS,
