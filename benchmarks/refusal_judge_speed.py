@@ -62,9 +62,11 @@ def dynamic_judge() -> Any:
 
 def timed(judge: Any, items: list[JudgeInput], cold: bool) -> tuple[float, float, list]:
     """(wall seconds, CPU seconds, verdicts) of one pass; `cold`: request cache emptied first."""
-    from alignaudit.judges.refusal.engagement import request_embeddings
-
-    if cold:
+    try:
+        from alignaudit.judges.refusal.engagement import request_embeddings
+    except ImportError:  # a version that reads no requests (to compare with)
+        request_embeddings = None
+    if cold and request_embeddings is not None:
         request_embeddings.clear()
     start, start_cpu = time.perf_counter(), time.process_time()
     verdicts = judge.judge(items)
