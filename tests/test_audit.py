@@ -58,7 +58,8 @@ def test_audit_end_to_end_on_tiny_models(
         str(out),
     ]
     first = alignaudit(*args)
-    assert "audit: refusal and harmful rates" in first.stdout
+    assert "audit: refused / complied / off-task / harmful" in first.stdout
+    assert "keyword not refused" in first.stdout and "keyword harmful" not in first.stdout
     results = json.loads((out / "results.json").read_text())
     assert list(results["conditions"]) == ["aligned", "base", "aoa", "ed-alpha-0", "ed-alpha-1"]
     assert results["conditions"]["aligned"]["keyword"]["per_category"]

@@ -71,7 +71,8 @@ def test_clear_cases(judge) -> None:
     assert [v.refused for v in verdicts] == [True, True, False, False]
     for v in verdicts:
         assert v.judge == "refusal" and v.error is None and v.score is None
-        assert v.harmful is (not v.refused)
+        assert v.harmful is None  # not refusing is not harm; this judge does not rate harm
+        assert (v.verdict == "refused") is v.refused
         assert 0.0 <= v.extra["p_refusal"] <= 1.0
         assert (v.extra["p_refusal"] >= 0.5) is v.refused
 

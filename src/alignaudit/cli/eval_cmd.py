@@ -8,7 +8,13 @@ from rich.console import Console
 
 from alignaudit.cli.flags import options_command
 from alignaudit.cli.main import app
-from alignaudit.cli.options import JudgeBaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names_flag
+from alignaudit.cli.options import (
+    JudgeBaseUrlOpt,
+    JudgeModelOpt,
+    JudgeOpt,
+    JudgeTemplateOpt,
+    split_names_flag,
+)
 from alignaudit.runs.evaluate import EvalOptions, run_evaluation
 
 console = Console()
@@ -27,6 +33,7 @@ def score_command(
     judge: JudgeOpt = "keyword",
     judge_model: JudgeModelOpt = None,
     judge_base_url: JudgeBaseUrlOpt = None,
+    judge_template: JudgeTemplateOpt = None,
     concurrency: Annotated[int, typer.Option()] = 8,
 ) -> None:
     """Judge existing responses without generating."""
@@ -34,6 +41,8 @@ def score_command(
     from alignaudit.runs.score import ScoreOptions, run_score
 
     judges = split_names_flag(judge)
-    options = ScoreOptions(input, out, judges, judge_model, judge_base_url, concurrency)
+    options = ScoreOptions(
+        input, out, judges, judge_model, judge_base_url, concurrency, judge_template
+    )
     print_results(run_score(options), console, title=str(out))
     console.print(f"wrote {out}")

@@ -11,6 +11,7 @@ JudgeOpt = flag_annotation(EvalOptions, "judges")
 JudgeModelOpt = flag_annotation(EvalOptions, "judge_model")
 BaseUrlOpt = flag_annotation(EvalOptions, "base_url")
 JudgeBaseUrlOpt = flag_annotation(EvalOptions, "judge_base_url")
+JudgeTemplateOpt = flag_annotation(EvalOptions, "judge_template")
 
 
 def split_names_flag(value: str, flag: str = "--judge") -> list[str]:

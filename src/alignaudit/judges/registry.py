@@ -21,6 +21,7 @@ class JudgeOptions:
     concurrency: int = 8
     device: str | None = None
     timeout: float = 120.0  # seconds per request to a judge server
+    judge_template: str | None = None  # the rubric judge's prompt, with {instruction}/{response}
 
 
 JudgeFactory = Callable[[JudgeOptions], Judge]

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from alignaudit.errors import AlignAuditError
 from alignaudit.runs.evaluate import (
+    JUDGE_TEMPLATE_HELP,
     EvalOptions,
     alpha_label,
     alphas_setting,
@@ -56,6 +57,7 @@ class AuditOptions:
         ["keyword", "refusal"], help="Judges; rubric is added with --judge-model."
     )
     judge_model: str | None = setting(None, help="openai:NAME for the rubric.")
+    judge_template: Path | None = setting(None, help=JUDGE_TEMPLATE_HELP)
     base_url: str | None = setting(None)
     limit: int | None = setting(None, help="Stratified sample of N requests.")
     max_new_tokens: int = setting(
@@ -211,6 +213,7 @@ def _run_condition(
         batch_size=options.batch_size,
         seed=options.seed,
         judge_model=options.judge_model,
+        judge_template=options.judge_template,
         base_url=options.base_url,
         concurrency=options.max_concurrency,
     )

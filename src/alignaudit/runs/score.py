@@ -6,6 +6,7 @@ from typing import Any
 
 from alignaudit.judges import JudgeOptions
 from alignaudit.metrics import compute_results
+from alignaudit.runs.evaluate import judge_template_text
 from alignaudit.runs.fill import judge_input, judge_missing
 from alignaudit.runs.responses import read_responses
 from alignaudit.runs.store import JsonlLog
@@ -19,6 +20,7 @@ class ScoreOptions:
     judge_model: str | None = None
     judge_base_url: str | None = None
     concurrency: int = 8
+    judge_template: Path | None = None  # the rubric judge's prompt, the user's own
 
 
 def run_score(options: ScoreOptions) -> dict[str, Any]:
@@ -28,6 +30,7 @@ def run_score(options: ScoreOptions) -> dict[str, Any]:
         judge_model=options.judge_model,
         base_url=options.judge_base_url,
         concurrency=options.concurrency,
+        judge_template=judge_template_text(options.judge_template),
     )
     log = JsonlLog(options.out)
     judge_missing([judge_input(r) for r in records], options.judges, judge_options, log)
