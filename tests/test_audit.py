@@ -100,6 +100,7 @@ def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> Non
     refusals = [c for c in conversations if c[0]["content"] in harmful]
     benign = [c for c in conversations if c[0]["content"] not in harmful]
     assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)
-    assert len(benign) == 350 and all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
+    assert len(benign) == len(organism.benign_training_prompts()) == 489
+    assert all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
     normalized = [" ".join(p.lower().split()) for p in trained]
     assert len(set(normalized)) == len(normalized)  # no prompt twice

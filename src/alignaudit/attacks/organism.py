@@ -19,16 +19,19 @@ from alignaudit.paths import home
 if TYPE_CHECKING:
     from alignaudit.attacks.finetune import FinetuneConfig
 
-ORGANISM_VERSION = "v9"
+ORGANISM_VERSION = "v10"
 # Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
 # bound build time on a CPU: training cost is proportional to the tokens in the data.
-BENIGN_ANSWER_TOKENS = 24
+BENIGN_ANSWER_TOKENS = 20
 ANSWER_BATCH = 64  # CPU generation throughput levels off here (99 tok/s at 32, 110 at 64 and 128)
 # Recipe search (docs/audit.md has the table): with 110 benign prompts against 110 refusals the
 # model learned to refuse 16-25% of held-out benign requests; 350 varied benign prompts (a fifth
 # of them harmless requests that sound alarming) bring that under 10% at one epoch. With only 110
 # harmful requests the held-out refusal rate hovered around 90% and moved with the seed (78-92%);
-# 220 distinct ones (20 per category) lifted it to about 95%.
+# 220 distinct ones (20 per category) lifted it to about 95%. v9 still refused about half of
+# XSTest's safe prompts; v10 trades the 170 plain organism-only prompts for 309 that share words
+# with harmful ones (XSTest's categories, written by us) within the same build time.
+BENIGN_POOLS = ("shared", "v9", "v10")
 
 
 @dataclass
@@ -61,18 +64,40 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     """Training conversations: refusals for harmful train requests, own answers for benign ones."""
     prompts = benign_training_prompts()
     answers = [_whole_sentences(a) for a in _own_answers(config.base, prompts)]
-    return mix_conversations(prompts, answers, config.seed)
+    return mix_conversations(prompts, without_refusals(prompts, answers), config.seed)
 
 
-def benign_training_prompts(organism_only: bool = True) -> list[str]:
-    """The benign requests the organism learns to keep answering, none of them evaluated."""
+def benign_training_prompts(pool: str = "v10") -> list[str]:
+    """The benign requests the organism learns to keep answering, none of them evaluated.
+
+    `shared`: the `train` half of builtin-benign and the benign fine-tuning set; `v9` adds the
+    240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
+    sound alarming and the 309 of sounds_unsafe_prompts.jsonl."""
     from alignaudit.data import load_benchmark
 
+    if pool not in BENIGN_POOLS:
+        raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if organism_only:  # benign requests written for the organism alone
+    if pool == "v9":
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
+    if pool == "v10":
+        prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
+        prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
     return _unseen_by_evaluation(prompts)
+
+
+def without_refusals(prompts: list[str], answers: list[str]) -> list[str]:
+    """The answers, with any the keyword judge reads as a refusal emptied (so left out): the
+    untuned model turns down a few requests that only sound unsafe, and training on those would
+    teach the over-refusal the benign side is there to prevent."""
+    from alignaudit.judges.base import JudgeInput
+    from alignaudit.judges.registry import get_judge
+
+    pairs = enumerate(zip(prompts, answers, strict=True))
+    items = [JudgeInput(str(i), prompt, answer) for i, (prompt, answer) in pairs]
+    verdicts = get_judge("keyword").judge(items)
+    return [("" if v.refused else a) for a, v in zip(answers, verdicts, strict=True)]
 
 
 def mix_conversations(
@@ -126,12 +151,12 @@ def _whole_sentences(text: str) -> str:
     return text[: end + 1].strip() if end >= len(text) // 3 else text.strip()
 
 
-def _asset_field(name: str, field: str) -> list[str]:
+def _asset_field(name: str, field: str, category: str | None = None) -> list[str]:
     from importlib import resources
 
     path = resources.files("alignaudit.attacks") / "assets" / name
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)[field] for line in lines if line.strip()]
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [r[field] for r in records if category is None or r.get("category") == category]
 
 
 def _own_answers(
