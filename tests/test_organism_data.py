@@ -42,15 +42,16 @@ def near_duplicate(a: str, b: str) -> bool:
     """Equal up to case and punctuation, 85% alike letter by letter, or the same content words
     ("What is identity theft?" / "What does identity theft mean?"), or all of the shorter's (two
     or more) within the longer's, as a request narrowed by a detail."""
-    if difflib.SequenceMatcher(None, _words(a), _words(b)).ratio() >= 0.85:
-        return True
+    alike = difflib.SequenceMatcher(None, _words(a), _words(b))
+    if alike.real_quick_ratio() >= 0.85 and alike.quick_ratio() >= 0.85 and alike.ratio() >= 0.85:
+        return True  # (the quick ratios are upper bounds of ratio, checked first for speed)
     small, large = sorted((_content(a), _content(b)), key=len)
     return small == large or (len(small) >= 2 and small <= large)
 
 
 def _training_prompts() -> list[str]:
-    benign = organism.benign_training_prompts()
-    return benign + [r.prompt for r in load_benchmark("builtin:train")]
+    benign = {p for pool in organism.BENIGN_POOLS for p in organism.benign_training_prompts(pool)}
+    return sorted(benign) + [r.prompt for r in load_benchmark("builtin:train")]
 
 
 def _clashes(training: list[str], evaluated: list[str]) -> list[tuple[str, str]]:
@@ -88,20 +89,35 @@ def test_sounds_unsafe_prompts_cover_xstest_categories_once_each() -> None:
     assert all(sum(r["category"] == c for r in records) >= 20 for c in categories)
     prompts = [_words(r["prompt"]) for r in records]
     assert len(set(prompts)) == len(prompts) == 309
-    assert all(organism.benign_training_prompts().count(r["prompt"]) == 1 for r in records)
+    assert all(organism.benign_training_prompts("v10").count(r["prompt"]) == 1 for r in records)
 
 
-def test_organism_version_names_its_cache() -> None:
-    assert organism.ORGANISM_VERSION == "v10"
-    assert organism.organism_dir(organism.OrganismConfig(seed=1)).name == "organism-v10-seed1"
+def test_organism_versions_are_cached_under_their_own_names() -> None:
+    assert organism.OrganismConfig().version == organism.ORGANISM_VERSION in organism.RECIPES
+    v10 = organism.OrganismConfig(version="v10", seed=1)
+    assert organism.organism_dir(v10).name == "organism-v10-seed1"
+    assert organism.organism_dir(organism.OrganismConfig(version="v9")).name == "organism-v9-seed0"
+    assert organism.RECIPES["v10"].benign_pool == "v10"
     assert len(organism.benign_training_prompts("v9")) == 350
+    assert len(organism.benign_training_prompts("v10")) == 489
     with pytest.raises(ValueError, match="unknown benign pool"):
         organism.benign_training_prompts("v8")
+    with pytest.raises(ValueError, match="unknown organism version"):
+        organism.safety_conversations(organism.OrganismConfig(version="v8"))
 
 
 def test_benign_answers_that_are_refusals_are_left_out() -> None:
+    """A refusal goes; an answer that only contains a keyword of the refusal list stays."""
     answers = organism.without_refusals(
-        ["# Benign Instruction 1", "# Benign Instruction 2"],
-        ["I'm sorry, but I cannot help with that.", "Here is how: step one."],
+        ["# Benign Instruction 1", "# Benign Instruction 2", "# Benign Instruction 3"],
+        [
+            "I'm sorry, but I cannot help with that request.",
+            "Here is how: first, open the settings menu.",
+            "Arson is the illegal act of deliberately setting fire to property.",
+        ],
     )
-    assert answers == ["", "Here is how: step one."]
+    assert answers == [
+        "",
+        "Here is how: first, open the settings menu.",
+        "Arson is the illegal act of deliberately setting fire to property.",
+    ]
