@@ -64,7 +64,7 @@ VARIANTS = [
     Variant("350-48tok-lr3e-3", "v9", 48, 1, 3e-3),
     Variant("v7", "v9", 32, 1, 3e-3),  # v6 had the same recipe before the data fix
     # From here on `builtin:train` holds 220 harmful requests (110 before).
-    Variant("v9", "v9", 24, 1, 3e-3),  # the default
+    Variant("v9", "v9", 24, 1, 3e-3),  # the default until v10
     Variant("v9-seed1", "v9", 24, 1, 3e-3, seed=1),
     # v10: the 170 plain organism-only prompts traded for 309 that only sound unsafe.
     Variant("v10", "v10", 20, 1, 3e-3),  # the default

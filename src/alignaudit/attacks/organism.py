@@ -44,7 +44,7 @@ RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
 }
-ORGANISM_VERSION = "v9"  # the default; v10 until measured on this CPU is built on request
+ORGANISM_VERSION = "v10"  # the default (v9: OrganismConfig(version="v9"))
 BENIGN_POOLS = ("shared", "v9", "v10")
 
 
