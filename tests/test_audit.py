@@ -91,7 +91,10 @@ def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
     assert _whole_sentences("No sentence end at all here") == "No sentence end at all here"
 
 
-def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> None:
+@pytest.mark.parametrize(("version", "benign_count"), [("v9", 350), ("v10", 489)])
+def test_organism_training_data_leaves_the_eval_splits_alone(
+    monkeypatch, version: str, benign_count: int
+) -> None:
     """The organism is scored on the held-out splits, so none of their prompts may be trained on;
     every benign training prompt gets the untuned model's answer, every harmful one a refusal."""
     from alignaudit.attacks import organism
@@ -99,9 +102,9 @@ def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> Non
     from alignaudit.data import load_benchmark
 
     monkeypatch.setattr(
-        organism, "_own_answers", lambda model, prompts: [f"ok {p}" for p in prompts]
+        organism, "_own_answers", lambda model, prompts, tokens: [f"ok {p}" for p in prompts]
     )
-    conversations = organism.safety_conversations(organism.OrganismConfig())
+    conversations = organism.safety_conversations(organism.OrganismConfig(version=version))
     trained = {c[0]["content"] for c in conversations}
     held_out = {
         r.prompt for spec in ("builtin:eval", "builtin-benign:eval") for r in load_benchmark(spec)
@@ -111,6 +114,7 @@ def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> Non
     refusals = [c for c in conversations if c[0]["content"] in harmful]
     benign = [c for c in conversations if c[0]["content"] not in harmful]
     assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)
-    assert len(benign) == 350 and all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
+    assert len(benign) == benign_count
+    assert all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
     normalized = [" ".join(p.lower().split()) for p in trained]
     assert len(set(normalized)) == len(normalized)  # no prompt twice
