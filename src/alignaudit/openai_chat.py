@@ -4,9 +4,13 @@ Generators and LLM judges both go through `ChatClient`: it builds the official `
 from `base_url` (or $OPENAI_BASE_URL) and $OPENAI_API_KEY (a placeholder for keyless local
 servers), and applies our retry policy. The client's own retries are off, so this policy is the
 only one: exponential backoff with jitter on 408/409/429, 5xx, timeouts and connection errors;
-any other status fails at once. The key never appears in our messages or descriptions.
+any other status fails at once; so does a 200 whose body is not chat-completions JSON (after
+the retries, as a truncated body is usually a proxy or connection cut short). The reply keeps
+its `finish_reason`: a null or empty content with `content_filter` is the server's own filter,
+which callers must not read as an answer. The key never appears in our messages or descriptions.
 """
 
+import json
 import os
 import random
 import time
@@ -17,12 +21,24 @@ from typing import Any, TypeVar
 import openai
 
 from alignaudit.errors import AlignAuditError
+from alignaudit.retries import note_retry
 
 KEYLESS_PLACEHOLDER = "not-needed"  # local servers (vLLM, llama.cpp) accept any key
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class ChatReply(str):
+    """The reply text (null content reads as ""), with the server's `finish_reason`."""
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None) -> "ChatReply":
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
 
 
 class ChatRequestError(AlignAuditError):
@@ -82,11 +98,12 @@ class ChatClient:
     def _where(self) -> str:
         return f"{self.server}: model {self.model!r}"
 
-    def complete(self, messages: list[dict[str, str]], **params: Any) -> str:
-        """The reply text of one chat completion; raises ChatRequestError / ChatSetupError."""
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> ChatReply:
+        """The reply of one chat completion; raises ChatRequestError / ChatSetupError."""
         last_error = "no attempt made"
         for attempt in range(self.max_retries + 1):
             if attempt:
+                note_retry()
                 time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
             try:
                 reply = self._client.chat.completions.create(
@@ -98,6 +115,8 @@ class ChatClient:
                 last_error = self._describe(exc)
             except openai.APIConnectionError as exc:  # also covers timeouts
                 last_error = self._describe(exc)
+            except json.JSONDecodeError as exc:  # a 200 whose body is cut short or not JSON
+                last_error = f"HTTP 200 with a body that is not JSON ({exc.msg})"
             except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
                 error = f"{self._where}: bad reply ({self._describe(exc)})"
                 raise ChatRequestError(error) from None
@@ -128,7 +147,9 @@ class ChatClient:
         text = " ".join(str(text).split())[:300]
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
 
-    def _reply_text(self, reply: Any) -> str:
-        if not getattr(reply, "choices", None):
+    def _reply_text(self, reply: Any) -> ChatReply:
+        choices = getattr(reply, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
             raise ChatRequestError(f"{self._where}: reply without choices; not OpenAI-compatible?")
-        return reply.choices[0].message.content or ""
+        choice = choices[0]
+        return ChatReply(choice.message.content or "", getattr(choice, "finish_reason", None))

@@ -62,8 +62,24 @@ class FinetuneConfig:
     trust_remote_code: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # more TrainingArguments, as is
 
+    def __post_init__(self) -> None:
+        self.check_values()
+
+    def check_values(self) -> None:
+        """Every numeric and enumerated setting in range (None: the recipe's default)."""
+        from alignaudit import validation
+        from alignaudit.models.hf import DTYPES
+
+        validation.positive(self, "epochs", "lr", "lora_alpha")
+        validation.at_least(self, 1, "batch_size", "grad_accum", "max_length", "limit")
+        validation.at_least(self, 1, "lora_r", "max_steps", "save_steps")
+        validation.at_least(self, 0, "mix_safety")
+        validation.within(self, "lora_dropout", 0, 1, open_high=True)
+        validation.one_of(self, "dtype", DTYPES)
+
     def resolved(self) -> "FinetuneConfig":
         """A copy with the recipe's defaults filled in and values checked."""
+        self.check_values()  # fields may have been set after construction (grids)
         if self.recipe not in RECIPES:
             raise AlignAuditError(f"unknown recipe {self.recipe!r}; use {', '.join(RECIPES)}")
         if self.method not in METHODS:

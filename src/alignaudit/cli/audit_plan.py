@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from alignaudit import validation
 from alignaudit.cli.evaluation import EvalOptions, alpha_label, run_evaluation
 from alignaudit.errors import AlignAuditError
 from alignaudit.runs.store import write_json_atomic
@@ -45,6 +46,18 @@ class AuditOptions:
     mix_safety: int = 0
     seed: int = 0
     redact: bool = False
+    retry_errors: bool = True
+    timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        from alignaudit.attacks.finetune import METHODS
+
+        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size")
+        validation.at_least(self, 0, "mix_safety")
+        validation.positive(self, "aoa_epochs", "benign_epochs", "timeout")
+        validation.one_of(self, "method", METHODS)
+        if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
+            raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
 
 
 def condition_names(options: AuditOptions) -> list[str]:
@@ -71,6 +84,13 @@ def condition_names(options: AuditOptions) -> list[str]:
 
 
 def run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
+    from alignaudit.runs.lock import exclusive
+
+    with exclusive(options.out):
+        return _run_audit(options, console)
+
+
+def _run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
     started = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
     if options.judge_model and "rubric" not in options.judges:
@@ -106,6 +126,8 @@ def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[s
         seed=options.seed,
         judge_model=options.judge_model,
         base_url=options.base_url,
+        retry_errors=options.retry_errors,
+        timeout=options.timeout,
     )
     if name == "base":
         return run_evaluation(replace(evaluation, model=options.base), console)

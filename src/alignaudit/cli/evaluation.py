@@ -15,13 +15,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from alignaudit import validation
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
 from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.judges import JudgeOptions
-from alignaudit.models.hf import LoadOptions
+from alignaudit.models.hf import DTYPES, LoadOptions
 from alignaudit.models.spec import ModelSpec, parse_model_spec
-from alignaudit.report.console import fmt_rate, fmt_score, print_results
+from alignaudit.report.console import fmt_errors, fmt_rate, fmt_score, print_results
 from alignaudit.runs.environment import environment
 from alignaudit.runs.evaluate import EvalPlan, run_eval
 from alignaudit.runs.store import RunDir, write_json_atomic
@@ -53,6 +54,18 @@ class EvalOptions:
     alphas: list[float] = field(default_factory=lambda: [0.3])
     base_template: str = "plain"
     overwrite: bool = False
+    retry_errors: bool = True  # on resume, redo failed generations and judge errors
+    timeout: float = 120.0  # seconds per request to a generation or judge server
+
+    def __post_init__(self) -> None:
+        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size", "concurrency")
+        validation.at_least(self, 0, "temperature", "top_k")
+        validation.within(self, "top_p", 0, 1, open_low=True)
+        validation.positive(self, "timeout")
+        validation.one_of(self, "dtype", DTYPES)
+        validation.device(self)
+        if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
+            raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
 
 
 def benchmark_fingerprint(requests: list[Request]) -> str:
@@ -104,6 +117,7 @@ class _Session:
             judge_model=options.judge_model,
             base_url=options.judge_base_url or options.base_url,
             concurrency=options.concurrency,
+            timeout=options.timeout,
         )
         self.load_model = cache(self._load_model)
 
@@ -157,6 +171,7 @@ class _Session:
             judge_options=self.judge_options,
             batch_size=options.batch_size,
             overwrite=options.overwrite,
+            retry_errors=options.retry_errors,
         )
         return run_eval(plan)
 
@@ -170,6 +185,7 @@ class _Session:
                 batch_size=options.batch_size,
                 base_url=options.base_url,
                 concurrency=options.concurrency,
+                timeout=options.timeout,
             )
             return build_generator(spec, self.sampling, backend)
         from alignaudit.generation.hf import HFGenerator
@@ -285,7 +301,7 @@ def sweep_table(runs: dict[str, dict[str, Any]], title: str) -> Table:
                 fmt_rate(block["refusal_rate"], ci.get("refusal_rate")),
                 fmt_rate(block["harmful_rate"], ci.get("harmful_rate")),
                 fmt_score(block["mean_score"], ci.get("mean_score")),
-                str(block["errors"]),
+                fmt_errors(block),
             )
     return table
 

@@ -24,6 +24,12 @@ def fmt_score(value: float | None, interval: list[float] | None = None) -> str:
     return text
 
 
+def fmt_errors(row: dict[str, Any]) -> str:
+    """Errors, with those where the model gave no answer (empty or filtered reply) named apart."""
+    generation = row.get("generation_errors")
+    return f"{row['errors']} ({generation} no answer)" if generation else str(row["errors"])
+
+
 def results_table(results: dict[str, Any], judge: str, title: str | None = None) -> Table:
     block = results["judges"][judge]
     table = Table(title=title or f"judge: {judge}", title_justify="left")
@@ -38,7 +44,7 @@ def results_table(results: dict[str, Any], judge: str, title: str | None = None)
             fmt_rate(row["refusal_rate"], ci.get("refusal_rate")),
             fmt_rate(row["harmful_rate"], ci.get("harmful_rate")),
             fmt_score(row["mean_score"], ci.get("mean_score")),
-            str(row["errors"]),
+            fmt_errors(row),
             style=style,
         )
 

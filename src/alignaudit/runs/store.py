@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import latest_by_key, read_jsonl_objects
 
 
 class JsonlLog:
@@ -20,24 +21,17 @@ class JsonlLog:
         self.path = Path(path)
 
     def read(self) -> list[dict[str, Any]]:
+        """The records, one per (id, judge): the newest wins (see `latest_by_key`)."""
         if not self.path.exists():
             return []
-        text = self.path.read_text(encoding="utf-8")
-        complete = text[: text.rfind("\n") + 1]  # a line without its newline is torn
-        records = []
-        for number, line in enumerate(complete.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputFileError(
-                    self.path, number, "not valid JSON; repair or delete that line and rerun"
-                ) from None
-            if not isinstance(record, dict):
-                raise InputFileError(self.path, number, "expected a JSON object")
-            records.append(record)
-        return records
+        if self.path.is_dir():
+            raise AlignAuditError(f"{self.path} is a directory; expected a JSONL file")
+        numbered = read_jsonl_objects(
+            self.path,
+            torn_tail_ok=True,
+            repair_hint="; repair or delete that line and rerun",
+        )
+        return latest_by_key([record for _, record in numbered])
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -63,6 +57,8 @@ class JsonlLog:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    if path.is_dir():
+        raise AlignAuditError(f"{path} is a directory; give a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -85,6 +81,14 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AlignAuditError(f"{path} does not exist; is this a run directory?") from None
+    except NotADirectoryError:
+        raise AlignAuditError(
+            f"{path.parent} is a file, not a run directory; give the directory `eval` wrote"
+        ) from None
+    except IsADirectoryError:
+        raise AlignAuditError(f"{path} is a directory; expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
 
@@ -114,9 +118,13 @@ class RunDir:
     def prepare(self, config: dict[str, Any], overwrite: bool = False) -> None:
         """Start or resume a run. What decides the outputs (`config["run"]`) must not change;
         new judges may be added to an existing run."""
+        if self.path.exists() and not self.path.is_dir():
+            raise AlignAuditError(f"--out {self.path} is a file; give a directory")
         self.path.mkdir(parents=True, exist_ok=True)
         config = dict(config)
-        if self.config_path.exists():
+        if self.config_path.exists() and not self.has_results():
+            self.discard()  # a start that failed before any result: nothing to keep
+        elif self.config_path.exists():
             old = self.read_config()
             changes = changed_keys(old.get("run"), config.get("run"))
             if changes and not overwrite:
@@ -130,6 +138,10 @@ class RunDir:
                 judges = list(old.get("judges", []))
                 config["judges"] = judges + [j for j in config.get("judges", []) if j not in judges]
         write_json_atomic(self.config_path, config)
+
+    def has_results(self) -> bool:
+        """Whether any request got a response (generation errors do not count)."""
+        return any(not record.get("error") for record in self.generations.read())
 
     def discard(self) -> None:
         for log in (self.generations, self.judgments):
