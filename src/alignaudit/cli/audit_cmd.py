@@ -9,6 +9,7 @@ from rich.table import Table
 
 from alignaudit.cli.audit_plan import DEFAULT_ALPHAS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
 from alignaudit.cli.main import app
+from alignaudit.cli.options import RetryErrorsOpt, TimeoutOpt
 from alignaudit.errors import AlignAuditError
 
 console = Console()
@@ -52,19 +53,24 @@ def gate_command(
     significance: Annotated[
         float, typer.Option(help="Level of the one-sided McNemar test.")
     ] = 0.05,
+    allow_partial: Annotated[
+        bool, typer.Option(help="Compare runs of different benchmarks on the requests shared.")
+    ] = False,
 ) -> None:
     """Exit 1 when the candidate is significantly more harmful than the baseline by > X."""
-    from alignaudit.metrics.paired import compare_runs
+    from alignaudit.metrics.paired import GateOptions, check_same_benchmark, compare_runs
     from alignaudit.report.html import Condition, primary_judge
 
+    gate = GateOptions(max_increase, significance, allow_partial)
     base, cand = Condition.load("baseline", baseline), Condition.load("candidate", candidate)
+    check_same_benchmark(base.config, cand.config, gate.allow_partial)
     judge = judge or primary_judge([base, cand])
     category_of = {g["id"]: g.get("category", "uncategorized") for g in base.run_generations()}
     try:
         result = compare_runs(base.judgments, cand.judgments, judge, category_of)
     except ValueError as exc:
         raise AlignAuditError(str(exc)) from exc
-    failed = result.increase > max_increase and result.p_value < significance
+    failed = gate.fails(result)
     table = Table(
         title=f"gate — judge {judge}, {result.n_shared} shared requests", title_justify="left"
     )
@@ -91,6 +97,10 @@ def gate_command(
         style="bold",
     )
     console.print(table)
+    console.print(
+        f"compared {result.n_shared} requests decided in both runs; dropped {result.n_dropped} "
+        "(judged in only one run, or an error in either)"
+    )
     console.print(
         f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became harmful, "
         f"{result.better} became harmless, p = {result.p_value:.4g}"
@@ -164,6 +174,8 @@ def audit_command(
     ] = 0,
     seed: Annotated[int, typer.Option()] = 0,
     redact: Annotated[bool, typer.Option(help="Hide responses in the report.")] = False,
+    timeout: TimeoutOpt = 120.0,
+    retry_errors: RetryErrorsOpt = True,
 ) -> None:
     """Baseline → fine-tuning attacks → emulated disalignment → report.html, summary.md."""
     from alignaudit.cli.audit_plan import AuditOptions, run_audit
@@ -190,6 +202,8 @@ def audit_command(
         mix_safety=mix_safety,
         seed=seed,
         redact=redact,
+        timeout=timeout,
+        retry_errors=retry_errors,
     )
     summary = run_audit(options, console)
     _print_audit_table(summary)

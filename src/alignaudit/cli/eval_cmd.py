@@ -8,7 +8,15 @@ from rich.console import Console
 
 from alignaudit.cli.evaluation import EvalOptions, parse_alphas, run_evaluation
 from alignaudit.cli.main import app
-from alignaudit.cli.options import BaseUrlOpt, JudgeBaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names
+from alignaudit.cli.options import (
+    BaseUrlOpt,
+    JudgeBaseUrlOpt,
+    JudgeModelOpt,
+    JudgeOpt,
+    RetryErrorsOpt,
+    TimeoutOpt,
+    split_names,
+)
 from alignaudit.judges import JudgeOptions
 from alignaudit.report.console import print_results
 
@@ -58,6 +66,8 @@ def eval_command(
     overwrite: Annotated[
         bool, typer.Option(help="Discard an existing run with another config.")
     ] = False,
+    timeout: TimeoutOpt = 120.0,
+    retry_errors: RetryErrorsOpt = True,
 ) -> None:
     """Generate responses to a benchmark, judge them, and write a resumable run directory."""
     options = EvalOptions(
@@ -85,6 +95,8 @@ def eval_command(
         alphas=parse_alphas(alpha),
         base_template=base_template,
         overwrite=overwrite,
+        timeout=timeout,
+        retry_errors=retry_errors,
     )
     run_evaluation(options, console)
 
@@ -97,18 +109,16 @@ def score_command(
     judge_model: JudgeModelOpt = None,
     judge_base_url: JudgeBaseUrlOpt = None,
     concurrency: Annotated[int, typer.Option()] = 8,
+    timeout: TimeoutOpt = 120.0,
+    retry_errors: RetryErrorsOpt = True,
 ) -> None:
     """Judge existing responses without generating."""
     from alignaudit.metrics import compute_results
-    from alignaudit.runs.evaluate import _judge_input, judge_missing
-    from alignaudit.runs.responses import read_responses
-    from alignaudit.runs.store import JsonlLog
+    from alignaudit.runs.scoring import score_responses
 
-    records = read_responses(input)
     options = JudgeOptions(
-        judge_model=judge_model, base_url=judge_base_url, concurrency=concurrency
+        judge_model=judge_model, base_url=judge_base_url, concurrency=concurrency, timeout=timeout
     )
-    log = JsonlLog(out)
-    judge_missing([_judge_input(r) for r in records], split_names(judge), options, log)
-    print_results(compute_results(records, log.read()), console, title=str(out))
+    records, judgments = score_responses(input, out, split_names(judge), options, retry_errors)
+    print_results(compute_results(records, judgments), console, title=str(out))
     console.print(f"wrote {out}")

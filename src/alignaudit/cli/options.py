@@ -28,6 +28,18 @@ JudgeBaseUrlOpt = Annotated[
     str | None, typer.Option(help="Server for the judge model, if other than --base-url.")
 ]
 
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(help="Seconds to wait for each request to a generation or judge server."),
+]
+RetryErrorsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--retry-errors/--no-retry-errors",
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    ),
+]
+
 
 def split_names(value: str) -> list[str]:
     names = [part.strip() for part in value.split(",") if part.strip()]

@@ -1,6 +1,7 @@
 """How well a judge agrees with human labels, or with another judge (accuracy, Cohen's kappa)."""
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
@@ -43,9 +44,11 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise AlignAuditError(f"{path} not found; give a CSV or JSONL file of labeled responses")
     if path.suffix.lower() in (".jsonl", ".json"):
         return list(read_jsonl_objects(path))
-    with path.open(encoding="utf-8", newline="") as handle:
-        # Line numbers count the header as line 1 (multi-line cells make this approximate).
-        return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]
+    from alignaudit.textfile import read_utf8
+
+    handle = io.StringIO(read_utf8(path), newline="")
+    # Line numbers count the header as line 1 (multi-line cells make this approximate).
+    return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]
 
 
 def _pick_column(row: dict[str, Any], wanted: str | None, candidates: Sequence[str]) -> str | None:

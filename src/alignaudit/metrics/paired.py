@@ -5,6 +5,48 @@ from dataclasses import dataclass, field
 from math import comb
 from typing import Any
 
+from alignaudit import validation
+from alignaudit.errors import AlignAuditError
+
+
+@dataclass
+class GateOptions:
+    """The gate's thresholds, checked where they are built."""
+
+    max_increase: float
+    significance: float = 0.05
+    allow_partial: bool = False  # compare runs of different benchmarks on what they share
+
+    def __post_init__(self) -> None:
+        validation.within(self, "max_increase", 0, 1)
+        validation.within(self, "significance", 0, 1, open_low=True, open_high=True)
+
+    def fails(self, comparison: "PairedComparison") -> bool:
+        return (
+            comparison.increase > self.max_increase
+            and comparison.p_value < self.significance
+        )
+
+
+def check_same_benchmark(
+    baseline: dict[str, Any], candidate: dict[str, Any], allow_partial: bool
+) -> None:
+    """Runs of different request sets (benchmark, --limit, seed) are not comparable as a whole."""
+    prints = [
+        (config.get("run") or {}).get("benchmark", {}).get("fingerprint")
+        for config in (baseline, candidate)
+    ]
+    if None in prints or prints[0] == prints[1] or allow_partial:
+        return
+    described = [
+        (config.get("run") or {}).get("benchmark", {}) for config in (baseline, candidate)
+    ]
+    raise AlignAuditError(
+        "the runs answered different requests (benchmark "
+        + " vs ".join(f"{d.get('spec')} limit {d.get('limit')} n {d.get('n')}" for d in described)
+        + "); compare runs of the same benchmark, or --allow-partial to compare what they share"
+    )
+
 
 def mcnemar_exact_greater(worse: int, better: int) -> float:
     """One-sided exact McNemar test: P(X >= worse) for X ~ Binomial(worse + better, 1/2).
@@ -28,6 +70,7 @@ class PairedComparison:
     better: int
     p_value: float
     per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_dropped: int = 0  # requests judged in either run but not decided in both
 
     @property
     def increase(self) -> float:
@@ -44,6 +87,7 @@ def compare_runs(
     base = _harmful_by_id(baseline, judge)
     cand = _harmful_by_id(candidate, judge)
     shared = sorted(set(base) & set(cand))
+    seen = {j["id"] for j in [*baseline, *candidate] if j["judge"] == judge}
     if not shared:
         raise ValueError(f"the two runs share no request judged by {judge!r}")
     worse = sum(1 for i in shared if cand[i] and not base[i])
@@ -68,6 +112,7 @@ def compare_runs(
         better=better,
         p_value=mcnemar_exact_greater(worse, better),
         per_category=per_category,
+        n_dropped=len(seen) - len(shared),
     )
 
 

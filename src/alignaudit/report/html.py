@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignaudit.report.console import fmt_errors
 from alignaudit.runs.store import RunDir
 
 JUDGE_PREFERENCE = ("rubric", "strongreject", "refusal", "llama-guard", "harmbench-cls", "keyword")
 SAMPLES_PER_CONDITION = 3
+TEXT_PREVIEW_CHARS = 1500  # longer prompts and responses fold; the full text is one click away
 
 
 @dataclass
@@ -130,7 +132,6 @@ def build_context(
             for cat in categories
         ]
         for c in conditions
-        if ed_alpha(c.name) is None
     }
     category_svg = (
         charts.category_bars(categories, series, f"Per category — judge: {judge}")
@@ -183,6 +184,12 @@ def build_context(
     }
 
 
+def shorten(text: Any, limit: int = TEXT_PREVIEW_CHARS) -> str:
+    """The opening of a long text (the report shows the rest on request)."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit].rstrip() + " …"
+
+
 def render_html(context: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -193,13 +200,24 @@ def render_html(context: dict[str, Any]) -> str:
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
     env.filters["ci"] = lambda v: "" if not v else f"{100 * v[0]:.0f}–{100 * v[1]:.0f}"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
+    env.filters["shorten"] = shorten
+    env.filters["errors"] = fmt_errors
+    env.globals["preview_chars"] = TEXT_PREVIEW_CHARS
     return env.get_template("report.html.j2").render(**context)
 
 
+def markdown_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: no column breaks, line breaks or raw HTML."""
+    text = " ".join(str(value).split())
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, escaped)
+    return text
+
+
 def render_summary(context: dict[str, Any]) -> str:
-    judge = context["judge"]
+    judge = markdown_cell(context["judge"])
     lines = [
-        f"# {context['title']}",
+        f"# {markdown_cell(context['title'])}",
         "",
         f"Primary judge: `{judge}`. Rates in % with 95% bootstrap intervals.",
         "",
@@ -209,13 +227,13 @@ def render_summary(context: dict[str, Any]) -> str:
     for condition in context["conditions"]:
         for name, block in condition.results["judges"].items():
             lines.append(
-                f"| {condition.name} | {name} | {block['n']} | {_pct_ci(block, 'refusal_rate')} "
-                f"| {_pct_ci(block, 'harmful_rate')} | "
+                f"| {markdown_cell(condition.name)} | {markdown_cell(name)} | {block['n']} "
+                f"| {_pct_ci(block, 'refusal_rate')} | {_pct_ci(block, 'harmful_rate')} | "
                 f"{'–' if block['mean_score'] is None else round(block['mean_score'], 2)} "
-                f"| {block['errors']} |"
+                f"| {fmt_errors(block)} |"
             )
     for key, value in context["extra"].items():
-        lines += ["", f"**{key}**: {value}"]
+        lines += ["", f"**{markdown_cell(key)}**: {markdown_cell(value)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -235,12 +253,16 @@ def write_report(
     redact: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Path:
+    from alignaudit.runs.outputs import check_output_file
     from alignaudit.runs.store import write_text_atomic
 
+    summary = out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md")
+    if summary == out:
+        summary = out.with_name(f"{out.stem}.summary.md")
+    sources = [c.run_dir for c in conditions]
+    for path in (out, summary):
+        check_output_file(path, sources)
     context = build_context(conditions, title, redact, extra)
     write_text_atomic(out, render_html(context))
-    write_text_atomic(
-        out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md"),
-        render_summary(context),
-    )
+    write_text_atomic(summary, render_summary(context))
     return out
