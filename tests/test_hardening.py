@@ -122,6 +122,16 @@ def test_non_utf8_score_input_names_file_and_line(
     assert code == 2 and "responses.jsonl:2" in one_line_error(err)
 
 
+def test_non_utf8_training_data_names_file_and_line(
+    capsys: pytest.CaptureFixture, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(b'{"messages": [{"role": "user", "content": "Caf\xe9"}]}\n')
+    code, _, err = cli(capsys, "finetune", "--model", str(tiny_model_dir), "--recipe", "sft",
+                       "--data", str(data), "--out", str(tmp_path / "m"))
+    assert code == 2 and "train.jsonl:1" in one_line_error(err)
+
+
 # 2. A torn tail cut inside a multi-byte character ----------------------------------------------
 
 
@@ -276,6 +286,21 @@ def test_score_never_writes_over_its_input_file(
     code, _, err = cli(capsys, "score", str(path), "--out", str(path))
     assert code == 2 and "input" in one_line_error(err)
     assert path.read_bytes() == before
+
+
+def test_finetune_overwrite_never_replaces_its_own_model_or_a_run(
+    capsys: pytest.CaptureFixture, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    before = sorted(p.name for p in tiny_model_dir.iterdir())
+    code, _, err = cli(capsys, "finetune", "--model", str(tiny_model_dir), "--recipe", "benign",
+                       "--out", str(tiny_model_dir), "--overwrite")
+    assert code == 2 and "input" in one_line_error(err)
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == before
+    run = make_run(tmp_path / "run", [False])
+    code, _, err = cli(capsys, "finetune", "--model", str(tiny_model_dir), "--recipe", "benign",
+                       "--out", str(run), "--overwrite")
+    assert code == 2 and "run directory" in one_line_error(err)
+    assert (run / "generations.jsonl").exists()
 
 
 # 7. One process per run; readers keep one record per id ----------------------------------------

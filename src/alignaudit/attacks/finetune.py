@@ -107,10 +107,19 @@ class FinetuneConfig:
         return values
 
 
+def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None:
+    """--overwrite replaces an earlier MODEL_DIR, never the model, data or a run it came from."""
+    from alignaudit.runs.outputs import check_output_directory
+
+    inputs = [Path(path) for path in (spec.path, spec.base, config.data) if path and not spec.hub]
+    check_output_directory(config.out, [path for path in inputs if path.exists()])
+
+
 def run_finetune(config: FinetuneConfig) -> Path:
     """Fine-tune and write MODEL_DIR (adapter or full model, tokenizer, metadata, loss curve)."""
     config = config.resolved()
     spec = parse_model_spec(config.model)
+    _refuse_writing_over_inputs(config, spec)
     if spec.kind == "openai":
         raise AlignAuditError(f"{spec.raw} is served over HTTP; it has no weights to fine-tune")
     if spec.kind == "peft" and config.method != "full":

@@ -29,3 +29,14 @@ def check_output_file(out: Path, inputs: Iterable[Path] = (), flag: str = "--out
 
 def _is_run_directory(folder: Path) -> bool:
     return any((folder / name).exists() for name in ("config.json", "results.json"))
+
+
+def check_output_directory(out: Path, inputs: Iterable[Path] = (), flag: str = "--out") -> None:
+    """AlignAuditError if replacing directory `out` would delete an input or a run."""
+    target = out.resolve()
+    for source in inputs:
+        source = source.resolve()
+        if source == target or target in source.parents:
+            raise AlignAuditError(f"{flag} {out} holds an input of this command; write elsewhere")
+    if (target / "generations.jsonl").exists() or (target / "judgments.jsonl").exists():
+        raise AlignAuditError(f"{flag} {out} is a run directory; write elsewhere")
