@@ -277,6 +277,14 @@ def test_no_command_writes_over_a_runs_own_files(
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
+def test_score_out_a_file_of_other_records(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", [False])
+    other = tmp_path / "copy.jsonl"
+    other.write_bytes((run / "generations.jsonl").read_bytes())
+    code, _, err = cli(capsys, "score", str(run), "--out", str(other))
+    assert code == 2 and "not judgments" in one_line_error(err)
+
+
 def test_score_never_writes_over_its_input_file(
     capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:

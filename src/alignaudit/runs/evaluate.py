@@ -40,16 +40,16 @@ class EvalPlan:
 
 
 def run_eval(plan: EvalPlan) -> dict[str, Any]:
-    with exclusive(plan.run_dir.path):
-        return _run_eval(plan)
-
-
-def _run_eval(plan: EvalPlan) -> dict[str, Any]:
     unknown = [name for name in plan.judges if name not in available_judges()]
     if unknown:
         raise AlignAuditError(
             f"unknown judge {unknown[0]!r}; choose from: {', '.join(available_judges())}"
         )
+    with exclusive(plan.run_dir.path):
+        return _run_eval(plan)
+
+
+def _run_eval(plan: EvalPlan) -> dict[str, Any]:
     plan.run_dir.prepare(plan.config, plan.overwrite)
     generations = generate_missing(plan)
     judgments = judge_missing(
@@ -113,6 +113,8 @@ def judge_missing(
 ) -> list[dict[str, Any]]:
     """Every judge's verdict on every item, asking each judge only about the missing ones."""
     existing = log.read()
+    if any("judge" not in record for record in existing):
+        raise AlignAuditError(f"{log.path} holds lines that are not judgments; write elsewhere")
     judged = {
         (record["id"], record["judge"]): record
         for record in existing
