@@ -109,7 +109,7 @@ class FinetuneConfig:
 
 def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None:
     """--overwrite replaces an earlier MODEL_DIR, never the model, data or a run it came from."""
-    from alignaudit.runs.outputs import check_output_directory
+    from alignaudit.outputs import check_output_directory
 
     inputs = [Path(path) for path in (spec.path, spec.base, config.data) if path and not spec.hub]
     check_output_directory(config.out, [path for path in inputs if path.exists()])

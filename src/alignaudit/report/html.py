@@ -253,7 +253,7 @@ def write_report(
     redact: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    from alignaudit.runs.outputs import check_output_file
+    from alignaudit.outputs import check_output_file
     from alignaudit.runs.store import write_text_atomic
 
     summary = out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md")

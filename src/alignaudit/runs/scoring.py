@@ -4,9 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.judges import JudgeOptions
+from alignaudit.outputs import check_output_file
 from alignaudit.runs.evaluate import _judge_input, judge_missing
 from alignaudit.runs.lock import exclusive
-from alignaudit.runs.outputs import check_output_file
 from alignaudit.runs.responses import read_responses
 from alignaudit.runs.store import JsonlLog
 
