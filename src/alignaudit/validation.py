@@ -34,8 +34,15 @@ def positive(options: Any, *fields: str) -> None:
             raise _refuse(field, value, "must be greater than 0")
 
 
-def within(options: Any, field: str, low: float, high: float, *, open_low: bool = False,
-           open_high: bool = False) -> None:
+def within(
+    options: Any,
+    field: str,
+    low: float,
+    high: float,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> None:
     value = getattr(options, field)
     if value is None:
         return
