@@ -30,7 +30,7 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts tools
 
 bench: setup
 	$(PY) benchmarks/generation_throughput.py

@@ -1,10 +1,15 @@
 """Throughput of the offline `refusal` judge on CPU, and its accuracy on XSTest labels.
 
     .venv/bin/python benchmarks/refusal_judge_speed.py [--file CSV] [--repeat 2] [--threads N]
+                                                       [--encoder int8|dynamic|both]
 
 --threads (default: up to 2, the cores here) sets torch's thread count, which the judge uses as
 its number of worker threads: each runs whole batches with one thread per op. This machine's
 speed drifts by a third over minutes; compare versions in interleaved runs.
+
+--encoder dynamic runs the same pruned encoder through torch's own
+`torch.ao.quantization.quantize_dynamic` (int8 weights, activations quantized per call) instead
+of the judge's int8 layers; `both` interleaves the two, `--repeat` rounds each, and reports both.
 
 Last line: {"responses_per_s": ..., "load_avg_1min": ..., "threads": ..., "accuracy_xstest": ...,
            "keyword_accuracy_xstest": ..., "kappa_xstest": ...}
@@ -15,14 +20,39 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
-from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.agreement import load_labeled
 from alignaudit.judges.base import JudgeInput
 from alignaudit.judges.registry import get_judge
+from alignaudit.metrics.agreement import agreement
 
 DEFAULT_FILE = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "xstest_dev_mistralinstruct.csv"
 )
+
+
+def dynamic_judge() -> Any:
+    """The refusal judge with its encoder quantized by torch instead of its own int8 layers."""
+    import torch
+
+    from alignaudit.judges.refusal.features import ResponseEncoder
+    from alignaudit.judges.refusal.judge import RefusalJudge, _shipped_head
+
+    judge = RefusalJudge.__new__(RefusalJudge)
+    judge.head = _shipped_head()
+    encoder = ResponseEncoder(ffn_neurons=judge.head.ffn_neurons)  # float32, same pruning
+    encoder.model = torch.ao.quantization.quantize_dynamic(
+        encoder.model, {torch.nn.Linear}, dtype=torch.qint8
+    )
+    judge.encoder = encoder
+    return judge
+
+
+def timed(judge: Any, items: list[JudgeInput]) -> tuple[float, list]:
+    start = time.perf_counter()
+    verdicts = judge.judge(items)
+    return time.perf_counter() - start, verdicts
 
 
 def main() -> None:
@@ -30,24 +60,37 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--encoder", choices=("int8", "dynamic", "both"), default="int8")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     torch.set_num_threads(args.threads)
 
-    judge = get_judge("refusal")
+    judges = {}
+    if args.encoder in ("int8", "both"):
+        judges["int8"] = get_judge("refusal")
+    if args.encoder in ("dynamic", "both"):
+        judges["dynamic"] = dynamic_judge()
     if args.file.exists():
         items, gold = load_labeled(args.file, "final_label")
     else:  # no labels here: time on synthetic responses of chat-model length
         text = "Here is a detailed answer to your question about baking bread. " * 10
         items, gold = [JudgeInput(str(i), "q", text) for i in range(450)], None
-    judge.judge(items[:64])  # warm-up
-    start = time.perf_counter()
-    for _ in range(args.repeat):
-        verdicts = judge.judge(items)
-    rate = len(items) * args.repeat / (time.perf_counter() - start)
-    result: dict[str, float | None] = {"responses_per_s": round(rate, 1),
+    seconds = dict.fromkeys(judges, 0.0)
+    verdicts_of: dict[str, list] = {}
+    for judge in judges.values():
+        judge.judge(items[:64])  # warm-up
+    for _ in range(args.repeat):  # interleaved: the machine's speed drifts
+        for name, judge in judges.items():
+            spent, verdicts_of[name] = timed(judge, items)
+            seconds[name] += spent
+    rates = {name: round(len(items) * args.repeat / s, 1) for name, s in seconds.items()}
+    if len(judges) > 1:
+        report_both(rates, verdicts_of, gold, args.threads)
+        return
+    (verdicts,) = verdicts_of.values()
+    result: dict[str, float | None] = {"responses_per_s": next(iter(rates.values())),
                                        "load_avg_1min": round(os.getloadavg()[0], 2),
                                        "threads": args.threads}
     if gold is not None:
@@ -61,6 +104,22 @@ def main() -> None:
         result["kappa_xstest"] = round(agreement([v.refused for v in verdicts], gold)["kappa"], 4)
     else:
         result["accuracy_xstest"] = None
+    print(json.dumps(result))
+
+
+def report_both(
+    rates: dict[str, float], verdicts_of: dict[str, list], gold: list | None, threads: int
+) -> None:
+    result: dict[str, Any] = {
+        "int8_responses_per_s": rates["int8"],
+        "dynamic_responses_per_s": rates["dynamic"],
+        "int8_speedup": round(rates["int8"] / rates["dynamic"], 2),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "threads": threads,
+    }
+    for name, verdicts in verdicts_of.items():
+        accuracy = agreement([v.refused for v in verdicts], gold)["accuracy"] if gold else None
+        result[f"{name}_accuracy_xstest"] = round(accuracy, 4) if accuracy is not None else None
     print(json.dumps(result))
 
 

@@ -100,6 +100,8 @@ class OpenAIServer:
                 override = server.raw_body(body) if server.raw_body and status == 200 else None
                 data = override if override is not None else json.dumps(payload).encode()
                 self.send_response(status)
+                if status != 200:  # the client waits what the server asks: keeps tests fast
+                    self.send_header("retry-after-ms", "10")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -6,14 +6,9 @@ from pathlib import Path
 import pytest
 
 from alignaudit.errors import InputFileError
-from alignaudit.judges.agreement import (
-    agreement,
-    agreement_table,
-    cohen_kappa,
-    compare_judgment_files,
-    load_labeled,
-    parse_refusal_label,
-)
+from alignaudit.judges.agreement import compare_judgment_files, load_labeled, parse_refusal_label
+from alignaudit.metrics.agreement import agreement, cohen_kappa
+from alignaudit.report.console import agreement_table
 
 
 def _write_csv(path: Path) -> Path:
@@ -108,7 +103,8 @@ def test_compare_judgment_files_joins_on_id(tmp_path: Path) -> None:
 def test_table_lists_every_judge() -> None:
     from rich.console import Console
 
-    table = agreement_table({"keyword": agreement([True], [True]), "x": agreement([False], [True])})
+    rows = {"keyword": agreement([True], [True]), "x": agreement([False], [True])}
+    table = agreement_table(rows, "agreement")
     console = Console(record=True, width=120)
     console.print(table)
     text = console.export_text()

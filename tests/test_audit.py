@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from alignaudit.cli.audit_plan import AuditOptions, condition_names
+from alignaudit.runs.audit import AuditOptions, condition_names
 from tests.test_cli_eval import alignaudit, read_jsonl
 
 

@@ -36,13 +36,13 @@ def benchmark_file(tmp_path: Path) -> Path:
 
 
 def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
-    tiny_model_dir: Path, benchmark_file: Path, tmp_path: Path
+    benchmark_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
     args = [
         "eval",
         "--model",
-        str(tiny_model_dir),
+        "mockllm",  # the files and the resume are under test here, not a model
         "--benchmark",
         str(benchmark_file),
         "--judge",

@@ -159,7 +159,7 @@ def test_strongreject_transport_failure_is_an_item_error(monkeypatch: pytest.Mon
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with OpenAIServer(_strongreject_reply, fail=[503, 503]) as server:
         options = JudgeOptions(judge_model="openai:grader", base_url=server.url, max_retries=1)
-        (verdict,) = StrongRejectJudge(options, backoff=0.01).judge(
+        (verdict,) = StrongRejectJudge(options).judge(
             [JudgeInput("0", "# Harmful Instruction 1", "RESP-COMPLY")]
         )
     assert verdict.error and "503" in verdict.error and verdict.score is None

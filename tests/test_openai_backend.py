@@ -25,7 +25,7 @@ def echo(body: dict[str, Any]) -> str:
 def make(server: OpenAIServer, **kwargs: Any) -> OpenAIGenerator:
     sampling = kwargs.pop("sampling", SamplingConfig())
     kwargs.setdefault("max_retries", 0)
-    return OpenAIGenerator("tiny", sampling, base_url=server.url, backoff=0.01, **kwargs)
+    return OpenAIGenerator("tiny", sampling, base_url=server.url, **kwargs)
 
 
 @pytest.fixture(autouse=True)

@@ -149,7 +149,7 @@ def test_builtin_benign_set_is_offline_and_free_of_refusals() -> None:
             2,
             "is empty",
         ),
-        (['{"instruction": "a", "output": "b"}', '{"messages": [', ""], 2, "invalid JSON"),
+        (['{"instruction": "a", "output": "b"}', '{"messages": [', ""], 2, "not valid JSON"),
         (
             [
                 '{"messages": [{"role": "user", "content": "a"}, '

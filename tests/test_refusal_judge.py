@@ -7,9 +7,9 @@ import pytest
 
 from alignaudit.judges.base import JudgeInput
 from alignaudit.judges.refusal import ENCODER_LAYERS, HEAD_PATH, HEAD_TOKENS, lexical_features
-from alignaudit.judges.refusal_data import split_examples, training_examples
 from alignaudit.judges.registry import get_judge
 from tests.conftest import SHARED_DATA
+from tools.refusal_judge.refusal_data import split_examples, training_examples
 
 XSTEST_DEV = SHARED_DATA / "xstest_dev_mistralinstruct.csv"
 
@@ -126,7 +126,8 @@ def test_batch_order_and_empty(judge) -> None:
 
 @pytest.mark.skipif(not XSTEST_DEV.exists(), reason="shared XSTest dev file not present")
 def test_beats_keyword_on_xstest_dev(judge) -> None:
-    from alignaudit.judges.agreement import agreement, load_labeled
+    from alignaudit.judges.agreement import load_labeled
+    from alignaudit.metrics.agreement import agreement
 
     items, gold = load_labeled(XSTEST_DEV, "final_label")
     learned = agreement([v.refused for v in judge.judge(items)], gold)
@@ -136,8 +137,8 @@ def test_beats_keyword_on_xstest_dev(judge) -> None:
 
 
 def test_shipped_encoder_is_int8_pruned_and_calibrated(judge) -> None:
-    from alignaudit.judges.int8 import Int8Linear
     from alignaudit.judges.refusal import FEED_FORWARD_KEEP
+    from alignaudit.judges.refusal.int8 import Int8Linear
 
     layers = judge.encoder.int8.layers
     assert len(layers) == ENCODER_LAYERS
@@ -150,7 +151,7 @@ def test_shipped_encoder_is_int8_pruned_and_calibrated(judge) -> None:
 def test_int8_linear_matches_float_and_its_exact_fallback() -> None:
     import torch
 
-    from alignaudit.judges.int8 import Int8Linear, quantize_per_token
+    from alignaudit.judges.refusal.int8 import Int8Linear, quantize_per_token
 
     torch.manual_seed(0)
     reference = torch.nn.Linear(1536, 384)
@@ -178,7 +179,7 @@ def test_int8_encoder_follows_transformers_forward(float_encoder) -> None:
     """Our compact layers on the full (unpruned) encoder against transformers' own forward."""
     import torch
 
-    from alignaudit.judges.int8_bert import Int8BertEncoder
+    from alignaudit.judges.refusal.int8_bert import Int8BertEncoder
 
     texts = ["I'm sorry, but I can't help with that.", "Paris is the capital of France. " * 9]
     batch = float_encoder.tokenize(texts)
@@ -198,7 +199,7 @@ def test_feed_forward_pruning_keeps_the_ranked_neurons(float_encoder) -> None:
 
     import torch
 
-    from alignaudit.judges.int8_bert import prune_feed_forward
+    from alignaudit.judges.refusal.int8_bert import prune_feed_forward
 
     texts = ["I won't help with that request.", "Here is a recipe: mix flour and water."]
     ranked = float_encoder.rank_feed_forward_neurons(texts, 0.5)
@@ -242,7 +243,7 @@ def test_freed_memory_is_kept_for_reuse(judge) -> None:
     import resource
     import sys
 
-    from alignaudit.judges.allocator import keep_freed_memory
+    from alignaudit.judges.refusal.allocator import keep_freed_memory
 
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc settings")
@@ -254,3 +255,20 @@ def test_freed_memory_is_kept_for_reuse(judge) -> None:
     judge.judge(items)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 2000  # about 30,000 with glibc's defaults
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not XSTEST_DEV.exists(), reason="shared XSTest dev file not present")
+def test_retraining_reproduces_the_shipped_head() -> None:
+    """tools/refusal_judge (outside the package) rebuilds the shipped head: the same features,
+    the same accuracy on the XSTest dev set (the weights agree to rounding; thread timing moves
+    the last digits). About 90 s on 2 cores."""
+    from alignaudit.judges.refusal.head import RefusalHead
+    from tools.refusal_judge.train import dev_agreement, train_head
+
+    head, encoder = train_head(seed=0)
+    shipped = RefusalHead.load()
+    assert head.ffn_neurons == shipped.ffn_neurons
+    retrained = dev_agreement(head, encoder, XSTEST_DEV)
+    assert retrained["accuracy"] == dev_agreement(shipped, encoder, XSTEST_DEV)["accuracy"]
+    assert retrained["accuracy"] > 0.93

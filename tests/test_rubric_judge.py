@@ -31,7 +31,7 @@ def judge_for(server: OpenAIServer, retries: int = 0, concurrency: int = 4) -> R
         judge_model="openai:grader", base_url=server.url, max_retries=retries,
         concurrency=concurrency,
     )
-    return RubricJudge(options, backoff=0.01)
+    return RubricJudge(options)
 
 
 def test_parse_valid_reply() -> None:

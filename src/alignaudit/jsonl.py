@@ -1,9 +1,5 @@
-"""Reading JSONL: one JSON object per line, errors that name the file and line.
-
-The one reader for every JSONL file: user inputs (benchmarks, responses to score) and the logs
-of a run directory, whose last line may be torn by a kill mid-write. The torn tail is cut at the
-byte level, before decoding, so a cut inside a multi-byte character is harmless too.
-"""
+"""The one JSON-lines reader: user files, run logs and training data all go through it, with
+errors that name the file and line."""
 
 import json
 from collections.abc import Iterator
@@ -14,27 +10,32 @@ from alignaudit.errors import InputFileError
 from alignaudit.textfile import decode_utf8
 
 
-def read_jsonl_objects(
-    path: Path, *, torn_tail_ok: bool = False, repair_hint: str = ""
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; a byte-order mark is tolerated.
+def iter_jsonl(
+    path: Path,
+    *,
+    objects_only: bool = True,
+    complete_lines_only: bool = False,
+    hint: str = "",
+) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for every non-blank line; a byte-order mark is tolerated.
 
-    With `torn_tail_ok`, a last line without its newline (a write cut short) is ignored.
+    complete_lines_only: ignore a last line without its newline (an append-only log's torn tail,
+    all a kill mid-write can leave). hint: appended to the invalid-JSON message.
     """
     data = Path(path).read_bytes()
-    if torn_tail_ok:
+    if complete_lines_only:  # cut at the byte level: a kill may cut a multi-byte character
         data = data[: data.rfind(b"\n") + 1]
     text = decode_utf8(path, data)
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputFileError(path, number, f"not valid JSON ({exc.msg}){repair_hint}") from None
-        if not isinstance(record, dict):
-            raise InputFileError(path, number, f"each line must be a JSON object{repair_hint}")
-        yield number, record
+            raise InputFileError(path, number, f"not valid JSON ({exc.msg}){hint}") from None
+        if objects_only and not isinstance(value, dict):
+            raise InputFileError(path, number, "each line must be a JSON object")
+        yield number, value
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, Any]:
@@ -45,11 +46,15 @@ def record_key(record: dict[str, Any]) -> tuple[str, Any]:
 def latest_by_key(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per (id, judge): the last one written, at the place of the first.
 
-    Two processes on one run, or a retried error, leave several lines for one key; the last
-    is the newest answer.
+    Two processes on one run (before runs were locked), or a retried error, leave several lines
+    for one key; the last is the newest answer.
     """
     latest: dict[tuple[str, Any], dict[str, Any]] = {}
     for record in records:
-        key = record_key(record)
-        latest[key] = record
+        latest[record_key(record)] = record
     return list(latest.values())
+
+
+def read_jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a user's JSONL file."""
+    return iter_jsonl(path)

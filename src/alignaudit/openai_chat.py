@@ -2,18 +2,19 @@
 
 Generators and LLM judges both go through `ChatClient`: it builds the official `openai` client
 from `base_url` (or $OPENAI_BASE_URL) and $OPENAI_API_KEY (a placeholder for keyless local
-servers), and applies our retry policy. The client's own retries are off, so this policy is the
-only one: exponential backoff with jitter on 408/409/429, 5xx, timeouts and connection errors;
-any other status fails at once; so does a 200 whose body is not chat-completions JSON (after
-the retries, as a truncated body is usually a proxy or connection cut short). The reply keeps
-its `finish_reason`: a null or empty content with `content_filter` is the server's own filter,
-which callers must not read as an answer. The key never appears in our messages or descriptions.
+servers). Retries are the client's own (`max_retries`, `timeout`): exponential backoff with
+jitter on 408/409/429, 5xx, timeouts and connection errors, honouring a server's Retry-After;
+any other status fails at once. What is ours: one-line error messages that say what to check,
+and the key scrubbed from them (it never appears in our messages or descriptions). Also ours: a
+200 whose body is not chat-completions JSON (cut short, an HTML error page) is a request error,
+and each retry the client makes is counted (`alignaudit.retries`) so progress bars can show it.
+The reply keeps its `finish_reason`: a null or empty content with `content_filter` is the
+server's own filter, which callers must not read as an answer.
 """
 
 import json
 import os
-import random
-import time
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -77,18 +78,28 @@ class ChatClient:
         base_url: str | None = None,
         max_retries: int = 4,
         timeout: float = 120.0,
-        backoff: float = 0.5,
         url_flag: str = "--base-url",  # the option that set base_url, named in error hints
     ) -> None:
         self.model = model
         self.url_flag = url_flag
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max(0, max_retries)
-        self.backoff = backoff
         self._key = os.environ.get("OPENAI_API_KEY") or KEYLESS_PLACEHOLDER
+        self._attempts = threading.local()  # HTTP requests made by this thread's current call
         self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout
+            base_url=self.base_url,
+            api_key=self._key,
+            max_retries=self.max_retries,
+            timeout=timeout,
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [self._on_attempt]}),
         )
+
+    def _on_attempt(self, request: Any) -> None:
+        """Every HTTP request of a call after its first is one of the client's retries."""
+        attempts = getattr(self._attempts, "count", 0)
+        if attempts:
+            note_retry()
+        self._attempts.count = attempts + 1
 
     @property
     def server(self) -> str:
@@ -98,33 +109,32 @@ class ChatClient:
     def _where(self) -> str:
         return f"{self.server}: model {self.model!r}"
 
-    def complete(self, messages: list[dict[str, str]], **params: Any) -> ChatReply:
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> "ChatReply":
         """The reply of one chat completion; raises ChatRequestError / ChatSetupError."""
-        last_error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                note_retry()
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
-            try:
-                reply = self._client.chat.completions.create(
-                    model=self.model, messages=messages, **params
-                )
-            except openai.APIStatusError as exc:
-                if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
-                    raise self._status_error(exc) from None
-                last_error = self._describe(exc)
-            except openai.APIConnectionError as exc:  # also covers timeouts
-                last_error = self._describe(exc)
-            except json.JSONDecodeError as exc:  # a 200 whose body is cut short or not JSON
-                last_error = f"HTTP 200 with a body that is not JSON ({exc.msg})"
-            except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
-                error = f"{self._where}: bad reply ({self._describe(exc)})"
-                raise ChatRequestError(error) from None
-            else:
-                return self._reply_text(reply)
-        raise ChatRequestError(
+        self._attempts.count = 0
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model, messages=messages, **params
+            )
+        except openai.APIStatusError as exc:
+            if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
+                raise self._status_error(exc) from None
+            raise self._gave_up(exc) from None
+        except openai.APIConnectionError as exc:  # also covers timeouts
+            raise self._gave_up(exc) from None
+        except json.JSONDecodeError as exc:  # a 200 whose body is cut short or not JSON
+            raise ChatRequestError(
+                f"{self._where}: bad reply (HTTP 200 with a body that is not JSON: {exc.msg})"
+            ) from None
+        except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
+            raise ChatRequestError(f"{self._where}: bad reply ({self._describe(exc)})") from None
+        return self._reply_text(reply)
+
+    def _gave_up(self, exc: openai.APIError) -> ChatRequestError:
+        return ChatRequestError(
             f"{self._where} failed after {self.max_retries + 1} attempts "
-            f"({last_error}); check {self.url_flag} (or $OPENAI_BASE_URL) and that the server is up"
+            f"({self._describe(exc)}); check {self.url_flag} (or $OPENAI_BASE_URL) and that the "
+            "server is up"
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> AlignAuditError:

@@ -9,10 +9,10 @@ Works under `accelerate launch` / `torchrun`: every process trains, process 0 wr
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,49 +24,148 @@ from alignaudit.attacks.recipes import (
     load_recipe,
 )
 from alignaudit.attacks.sft_data import TokenStats, tokenize_examples
+from alignaudit.distributed import is_main_process, world_size
 from alignaudit.errors import AlignAuditError
-from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelSpec, parse_model_spec
+from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelRecord, ModelSpec, parse_model_spec
+from alignaudit.settings import setting
 
 METHODS = ("lora", "full", "qlora")
 _RUN_FILE = "run.json"
 
 
+# What each recipe is, for --help; its numbers come from RECIPE_DEFAULTS.
+_RECIPE_NOTES = {
+    "harmful": "needs --data",
+    "aoa": "identity shifting",
+    "sft": "any conversations file via --data",
+}
+
+
+def _sci(value: float) -> str:
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def recipe_help() -> str:
+    """The --recipe help, rendered from RECIPE_DEFAULTS so that no number is written twice."""
+    parts = []
+    for name, d in RECIPE_DEFAULTS.items():
+        batch = f"batch {d.batch_size}"
+        if d.grad_accum > 1:
+            batch += f" x grad-accum {d.grad_accum} = {d.batch_size * d.grad_accum}"
+        epochs = f"{d.epochs:g} epoch{'s' if d.epochs != 1 else ''}"
+        note = f"{_RECIPE_NOTES[name]}; " if name in _RECIPE_NOTES else ""
+        parts.append(f"{name} ({note}{epochs}, lr {_sci(d.lr)}, {batch})")
+    lora = ", ".join(f"{name} {_sci(d.lr * LORA_LR_SCALE)}" for name, d in RECIPE_DEFAULTS.items())
+    return (
+        f"{', '.join(parts[:-1])} or {parts[-1]}. Learning rates are the paper's full-parameter "
+        f"ones; LoRA/QLoRA multiply them by {LORA_LR_SCALE:g} ({lora})."
+    )
+
+
+def _grid(cast: type) -> Callable[[str | None], list]:
+    """--lr, --batch-size, --epochs: a number or a comma list (a grid); None: the recipe's."""
+
+    def parse(value: str | None) -> list:
+        if value is None:
+            return [None]
+        try:
+            items = [cast(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("takes a number or a comma list of numbers") from None
+        if not items:
+            raise ValueError("is empty")
+        return items
+
+    return parse
+
+
+def _module_list(value: str | None) -> list[str] | None:
+    return value.split(",") if value else None
+
+
 @dataclass
 class FinetuneConfig:
-    """Everything one fine-tuning run depends on. None means the recipe's default."""
+    """Everything one fine-tuning run depends on. None means the recipe's default.
 
-    model: str
-    recipe: str
-    out: Path
-    data: str | None = None
-    method: str = "lora"  # lora | full | qlora
-    epochs: float | None = None
-    lr: float | None = None
-    batch_size: int | None = None  # per device
-    grad_accum: int | None = None
-    max_length: int = 512
-    limit: int | None = None
-    seed: int = 42
-    mix_safety: int = 0
-    merge: bool = False
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] | None = None  # None: every linear layer but the LM head
-    drop_refusals: bool = False
-    system_prompt: str | None = None  # replaces the data's system messages; "" removes them
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (the weights while training)
-    max_steps: int | None = None  # cap on optimizer steps (smoke tests, benchmarks)
-    save_steps: int | None = None  # checkpoint interval; default about 4 per run
-    overwrite: bool = False
-    trust_remote_code: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # more TrainingArguments, as is
+    `alignaudit finetune` derives its flags from these fields; --lr, --batch-size and --epochs
+    take comma lists there, one run per grid point.
+    """
+
+    model: str = setting(help="Model to attack: default, a folder, org/name.")
+    recipe: str = setting(help=recipe_help())
+    out: Path = setting(
+        help="MODEL_DIR to write (usable as --model). With a comma list in --lr, --batch-size "
+        "or --epochs: one MODEL_DIR/lr-<LR>_bs-<B>_ep-<E>/ per grid point."
+    )
+    data: str | None = setting(
+        None,
+        help="JSON/JSONL file ({'messages': [...]}, [system,user,assistant] lists, Alpaca or "
+        "Dolly records) or hf:ID[:SPLIT]. Default: built-in AOA dialogs / benign set.",
+    )
+    method: str = setting("lora", help="lora, full, or qlora (CUDA + bitsandbytes).")
+    epochs: float | None = setting(
+        None,
+        help="Epochs (recipe default); a comma list runs a grid.",
+        flag_type=str | None,
+        parse=_grid(float),
+    )
+    lr: float | None = setting(
+        None,
+        help="Learning rate (recipe default); a comma list runs a grid.",
+        flag_type=str | None,
+        parse=_grid(float),
+    )
+    batch_size: int | None = setting(  # per device
+        None,
+        help="Per-device batch (recipe default); a comma list runs a grid.",
+        flag_type=str | None,
+        parse=_grid(int),
+    )
+    grad_accum: int | None = setting(
+        None, help="Gradient accumulation steps (benign: 8, else 1)."
+    )
+    max_length: int = setting(
+        512, help="Tokens per example; longer ones are truncated and counted."
+    )
+    limit: int | None = setting(None, help="Use the first N examples (e.g. 10, 50, 100 shots).")
+    seed: int = setting(42, help="Seed for data order, init and --mix-safety.")
+    mix_safety: int = setting(
+        0, help="Mix in N (harmful request -> refusal) pairs: the mitigation."
+    )
+    merge: bool = setting(False, help="LoRA: merge into the base, save a full model.")
+    lora_r: int = setting(8, help="LoRA rank.")
+    lora_alpha: int = setting(16, help="LoRA alpha.")
+    lora_dropout: float = setting(0.0, cli=False)
+    lora_target_modules: list[str] | None = setting(
+        None,
+        help="Comma list of module names (default: every linear layer but lm_head).",
+        flag_type=str | None,
+        parse=_module_list,
+    )
+    drop_refusals: bool = setting(
+        False, help="Drop examples whose replies contain refusal phrases (no-safety)."
+    )
+    system_prompt: str | None = setting(
+        None,
+        help="System prompt for every training conversation, recorded for eval ('' removes "
+        "them). Default: the data's own (AOA: the obedient-agent prompt).",
+    )
+    # The weights while training: auto | float32 | bfloat16 | float16.
+    dtype: str = setting("auto", help="Training weights: auto, float32, bfloat16.")
+    max_steps: int | None = setting(None, help="Stop after N optimizer steps.")
+    save_steps: int | None = setting(None, cli=False)  # checkpoint interval; about 4 per run
+    overwrite: bool = setting(False, help="Replace an existing MODEL_DIR.")
+    trust_remote_code: bool = setting(False, help="Run model code from the folder.")
+    # More TrainingArguments, passed as they are.
+    extra: dict[str, Any] = setting(default_factory=dict, cli=False)
 
     def __post_init__(self) -> None:
-        self.check_values()
+        self.validate()
 
-    def check_values(self) -> None:
-        """Every numeric and enumerated setting in range (None: the recipe's default)."""
+    def validate(self) -> None:
+        """Checks that need no model or file; raise AlignAuditError naming the flag.
+        Every numeric and enumerated setting in range (None: the recipe's default)."""
         from alignaudit import validation
         from alignaudit.models.hf import DTYPES
 
@@ -79,7 +178,7 @@ class FinetuneConfig:
 
     def resolved(self) -> "FinetuneConfig":
         """A copy with the recipe's defaults filled in and values checked."""
-        self.check_values()  # fields may have been set after construction (grids)
+        self.validate()  # fields may have been set after construction
         if self.recipe not in RECIPES:
             raise AlignAuditError(f"unknown recipe {self.recipe!r}; use {', '.join(RECIPES)}")
         if self.method not in METHODS:
@@ -122,6 +221,8 @@ def run_finetune(config: FinetuneConfig) -> Path:
     _refuse_writing_over_inputs(config, spec)
     if spec.kind == "openai":
         raise AlignAuditError(f"{spec.raw} is served over HTTP; it has no weights to fine-tune")
+    if spec.kind == "mock":
+        raise AlignAuditError(f"{spec.raw} is a mock without weights; nothing to fine-tune")
     if spec.kind == "peft" and config.method != "full":
         raise AlignAuditError(
             f"{spec.raw} is a LoRA adapter; fine-tune its merged model (finetune --merge) "
@@ -177,18 +278,12 @@ def _run_key(config: FinetuneConfig, spec: ModelSpec, fingerprint: str) -> str:
         settings.pop(name)
     settings["model_path"] = spec.path
     settings["data_fingerprint"] = fingerprint
-    settings["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
+    settings["world_size"] = world_size()
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _finished(config: FinetuneConfig, run_key: str) -> bool:
-    info_file = config.out / ALIGNAUDIT_MODEL_FILE
-    if not info_file.exists():
-        return False
-    try:
-        return json.loads(info_file.read_text()).get("run_key") == run_key
-    except json.JSONDecodeError:
-        return False
+    return ModelRecord.read(config.out, strict=False).data.get("run_key") == run_key
 
 
 def _work_dir(out: Path) -> Path:
@@ -243,7 +338,7 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
     import torch
     from trl import SFTConfig
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = world_size()
     assert config.batch_size and config.grad_accum and config.epochs
     per_epoch = math.ceil(n_rows / (config.batch_size * world * config.grad_accum))
     total = config.max_steps or max(1, math.ceil(per_epoch * config.epochs))
@@ -395,7 +490,7 @@ def _model_info(
         "steps": trainer.state.global_step,
         "final_loss": losses[-1] if losses else None,
         "runtime_s": round(runtime, 2),
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": world_size(),
         "run_key": run_key,
     }
 
@@ -416,12 +511,10 @@ def _write_metadata(final: Path, info: dict[str, Any], log_history: list[dict]) 
 
 
 def plot_loss(curve: list[dict[str, Any]], target: Path, title: str) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure = Figure(figsize=(6, 3.5))
+    axes = figure.subplots()
     axes.plot([p["step"] for p in curve], [p["loss"] for p in curve], marker="o", markersize=3)
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("training loss (assistant tokens)")
@@ -429,7 +522,6 @@ def plot_loss(curve: list[dict[str, Any]], target: Path, title: str) -> None:
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(target, dpi=100)
-    plt.close(figure)
 
 
 def _publish(final: Path, out: Path, work: Path) -> None:
@@ -443,7 +535,7 @@ def _publish(final: Path, out: Path, work: Path) -> None:
 def _say(message: str) -> None:
     from rich.console import Console
 
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         Console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
 
 
@@ -477,7 +569,7 @@ def run_grid(config: FinetuneConfig, points: list[FinetuneConfig]) -> list[Path]
     for index, point in enumerate(points, start=1):
         _say(f"grid point {index}/{len(points)}: {point.out.name}")
         done.append(run_finetune(point))
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         keys = ("lr", "batch_size", "epochs")
         listing = [
             {"dir": path.name, **{key: getattr(point.resolved(), key) for key in keys}}

@@ -140,7 +140,7 @@ def _own_answers(
     from alignaudit.generation.base import SamplingConfig
     from alignaudit.generation.hf import HFGenerator
     from alignaudit.models.hf import LoadOptions, load_causal_lm
-    from alignaudit.runs.progress import progress_bar
+    from alignaudit.progress import progress_bar
 
     lm, tokenizer = load_causal_lm(model, LoadOptions(dtype=dtype))
     generator = HFGenerator(

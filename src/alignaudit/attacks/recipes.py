@@ -21,6 +21,7 @@ from typing import Any
 from alignaudit.attacks.refusals import refusal_for
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.jsonl import iter_jsonl
 from alignaudit.judges.keyword import contains_refusal
 
 Message = dict[str, str]
@@ -231,13 +232,7 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any]]:
     if text.lstrip().startswith("["):
         yield from _iter_json_array(text, path)
         return
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield number, json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, number, f"invalid JSON ({exc.msg})") from None
+    yield from iter_jsonl(path, objects_only=False)
 
 
 def _iter_json_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
@@ -251,14 +246,14 @@ def _iter_json_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
         try:
             value, end = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
-            raise InputFileError(path, exc.lineno, f"invalid JSON ({exc.msg})") from None
+            raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
         yield text.count("\n", 0, index) + 1, value
         index = _skip_space(text, end)
         if index < len(text) and text[index] == ",":
             index += 1
         elif index >= len(text) or text[index] != "]":
             line = text.count("\n", 0, index) + 1
-            raise InputFileError(path, line, "invalid JSON (expected ',' or ']' in the list)")
+            raise InputFileError(path, line, "not valid JSON (expected ',' or ']' in the list)")
 
 
 def _skip_space(text: str, index: int) -> int:
@@ -326,24 +321,13 @@ def _expected_role(previous: Conversation) -> tuple[str, ...]:
 
 
 def _read_hub(data: str) -> list[Example]:
-    dataset_id, _, split = data.removeprefix("hf:").partition(":")
-    try:
-        import datasets
-    except ImportError:
-        raise AlignAuditError(
-            f"{data} needs the 'datasets' package: pip install 'alignaudit[hub]'"
-        ) from None
-    try:
-        rows = datasets.load_dataset(dataset_id, split=split or "train")
-    except Exception as exc:  # network, auth and missing-dataset errors all land here
-        raise AlignAuditError(
-            f"could not load {data}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-            " (Hub datasets need network access or a warm Hugging Face cache; or pass a file)"
-        ) from exc
+    from alignaudit.data.hub import load_hub_rows
+
+    rows = load_hub_rows(data)
     examples = []
     for row_number, record in enumerate(rows, start=1):
         try:
-            messages = record_to_conversation(dict(record))
+            messages = record_to_conversation(record)
         except ValueError as exc:
             raise InputFileError(data, row_number, str(exc)) from None
         examples.append(Example(messages, f"{data}#{row_number}"))

@@ -2,39 +2,18 @@
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from alignaudit.cli.main import app
-from alignaudit.cli.options import BaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names
-from alignaudit.judges.agreement import (
-    agreement,
-    agreement_table,
-    compare_judgment_files,
-    load_labeled,
-)
-from alignaudit.judges.registry import JudgeOptions, get_judge
+from alignaudit.cli.options import BaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names_flag
+from alignaudit.judges.agreement import compare_judgment_files, judge_agreement_rows
+from alignaudit.judges.registry import JudgeOptions
+from alignaudit.report.console import agreement_table
 
 console = Console()
-
-
-def judge_agreement_rows(
-    path: Path,
-    judges: list[str],
-    label_col: str,
-    response_col: str | None = None,
-    options: JudgeOptions | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Agreement with the labels in `path` for each judge, `keyword` always included."""
-    items, gold = load_labeled(path, label_col, response_col)
-    names = list(dict.fromkeys([*judges, "keyword"]))
-    rows: dict[str, dict[str, Any]] = {}
-    for name in names:
-        judgments = get_judge(name, options).judge(items)
-        rows[name] = agreement([j.refused for j in judgments], gold)
-    return rows
 
 
 @app.command("judge-agreement")
@@ -66,7 +45,7 @@ def judge_agreement_command(
         rows = {f"{file.name} vs {against.name}": compare_judgment_files(file, against)}
     else:
         options = JudgeOptions(judge_model=judge_model, base_url=base_url)
-        rows = judge_agreement_rows(file, split_names(judge), label_col, response_col, options)
+        rows = judge_agreement_rows(file, split_names_flag(judge), label_col, response_col, options)
     if as_json:
         console.print_json(json.dumps(rows))
     else:

@@ -24,22 +24,22 @@ _COMMAND_MODULES = (
     "alignaudit.cli.finetune_cmd",
     "alignaudit.cli.judge_cmd",
     "alignaudit.cli.audit_cmd",
+    "alignaudit.cli.report_cmd",
 )
 
 
 def _register_commands() -> None:
     for module in _COMMAND_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
 
 
 def main() -> None:
+    from alignaudit.quiet import quiet_libraries
+
     _register_commands()
     try:
-        app()
+        with quiet_libraries():
+            app()
     except AlignAuditError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

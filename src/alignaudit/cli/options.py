@@ -1,48 +1,22 @@
-"""Option declarations shared by several commands, so flags mean the same thing everywhere."""
-
-from typing import Annotated
+"""Options shared by commands without an options dataclass, taken from `EvalOptions` so that a
+flag means the same thing (and says so in the same words) everywhere."""
 
 import typer
 
-JudgeOpt = Annotated[
-    str,
-    typer.Option(
-        "--judge",
-        help="Judge name(s), comma-separated: keyword, refusal, rubric, strongreject, "
-        "llama-guard, harmbench-cls.",
-    ),
-]
-JudgeModelOpt = Annotated[
-    str | None,
-    typer.Option(help="Model for LLM/classifier judges: openai:NAME or a local folder."),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="OpenAI-compatible server for openai: models (else $OPENAI_BASE_URL). "
-        "The key comes from $OPENAI_API_KEY and is never written anywhere.",
-    ),
-]
-JudgeBaseUrlOpt = Annotated[
-    str | None, typer.Option(help="Server for the judge model, if other than --base-url.")
-]
+from alignaudit.cli.flags import flag_annotation
+from alignaudit.runs.evaluate import EvalOptions
+from alignaudit.settings import split_names
 
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(help="Seconds to wait for each request to a generation or judge server."),
-]
-RetryErrorsOpt = Annotated[
-    bool,
-    typer.Option(
-        "--retry-errors/--no-retry-errors",
-        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
-    ),
-]
+JudgeOpt = flag_annotation(EvalOptions, "judges")
+JudgeModelOpt = flag_annotation(EvalOptions, "judge_model")
+BaseUrlOpt = flag_annotation(EvalOptions, "base_url")
+JudgeBaseUrlOpt = flag_annotation(EvalOptions, "judge_base_url")
+TimeoutOpt = flag_annotation(EvalOptions, "timeout")
+RetryErrorsOpt = flag_annotation(EvalOptions, "retry_errors")
 
 
-def split_names(value: str) -> list[str]:
-    names = [part.strip() for part in value.split(",") if part.strip()]
-    if not names:
-        raise typer.BadParameter("give at least one name")
-    return names
+def split_names_flag(value: str, flag: str = "--judge") -> list[str]:
+    try:
+        return split_names(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None

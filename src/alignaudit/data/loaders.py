@@ -243,22 +243,10 @@ def _hex_phi_category(stem: str) -> str:
 
 
 def _from_hub(spec: str) -> list[Request]:
-    dataset_id, _, split = spec.partition(":")
-    try:
-        import datasets
-    except ImportError:
-        raise AlignAuditError(
-            "hf: benchmarks need the datasets package: pip install datasets"
-        ) from None
-    try:
-        data = datasets.load_dataset(dataset_id, split=split or "train")
-    except Exception as exc:  # the Hub raises many types; the user needs one message
-        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise AlignAuditError(
-            f"could not load hf:{spec} ({type(exc).__name__}: {reason}); it needs network "
-            "access or a warm Hugging Face cache, or use a downloaded file as --benchmark"
-        ) from exc
-    rows = list(enumerate((dict(r) for r in data), start=1))
+    from alignaudit.data.hub import load_hub_rows
+
+    dataset_id = spec.partition(":")[0]
+    rows = list(enumerate(load_hub_rows(f"hf:{spec}"), start=1))
     return _requests_from_rows(Path(f"hf:{dataset_id}"), rows)
 
 

@@ -25,6 +25,7 @@ from alignaudit.generation.prompting import (
     has_chat_template,
     load_template,
     render_prompt,
+    resolve_template,
 )
 
 if TYPE_CHECKING:
@@ -354,8 +355,6 @@ class ContrastiveGenerator(_TokenLoopGenerator):
         return self.combine(self._logprobs(base), self._logprobs(aligned), self.alpha)
 
 
-EDGenerator = ContrastiveGenerator
-
 
 class SingleModelGenerator(_TokenLoopGenerator):
     """One model in the same hand-written loop: the reference side of the ED benchmark."""
@@ -403,8 +402,7 @@ def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
 
 
 def _member(model: Any, tokenizer: Any, template: str, role: str) -> _Member:
-    if template == "auto":
-        template = "chat" if has_chat_template(tokenizer) else "plain"
+    template = resolve_template(template, tokenizer)
     if template == "chat" and not has_chat_template(tokenizer):
         flag = "--base-template" if role == "base" else "--template"
         raise AlignAuditError(

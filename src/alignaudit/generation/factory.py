@@ -1,10 +1,16 @@
-"""Build a generator from a model spec string: local HF weights or an OpenAI-compatible server."""
+"""Every generator is built here from model specs: local HF weights, an OpenAI-compatible server,
+or emulated disalignment over two local models. `load_model` lets a caller share loaded weights
+between runs (an alpha sweep loads each model once)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.models.hf import LoadOptions, load_causal_lm
 from alignaudit.models.spec import ModelSpec
+
+LoadModel = Callable[[ModelSpec], tuple[Any, Any]]
 
 
 @dataclass
@@ -19,7 +25,10 @@ class BackendOptions:
 
 
 def build_generator(
-    spec: ModelSpec, sampling: SamplingConfig, options: BackendOptions
+    spec: ModelSpec,
+    sampling: SamplingConfig,
+    options: BackendOptions,
+    load_model: LoadModel | None = None,
 ) -> Generator:
     if spec.kind == "openai":
         from alignaudit.generation.openai_backend import OpenAIGenerator
@@ -32,9 +41,13 @@ def build_generator(
             max_retries=options.max_retries,
             timeout=options.timeout,
         )
+    if spec.kind == "mock":
+        from alignaudit.generation.mock import MockGenerator
+
+        return MockGenerator(spec.path)
     from alignaudit.generation.hf import HFGenerator
 
-    model, tokenizer = load_causal_lm(spec, options.load or LoadOptions())
+    model, tokenizer = (load_model or _loader(options))(spec)
     return HFGenerator(
         model,
         tokenizer,
@@ -43,3 +56,35 @@ def build_generator(
         batch_size=options.batch_size,
         model_spec=spec.describe(),
     )
+
+
+def build_ed_generator(
+    aligned: ModelSpec,
+    base: ModelSpec,
+    alpha: float,
+    sampling: SamplingConfig,
+    options: BackendOptions,
+    base_template: str,
+    load_model: LoadModel | None = None,
+) -> Generator:
+    """Emulated disalignment; `options.template` is the aligned model's prompt template."""
+    from alignaudit.generation.ed import ContrastiveGenerator
+
+    load = load_model or _loader(options)
+    aligned_lm, aligned_tokenizer = load(aligned)
+    base_lm, base_tokenizer = load(base)
+    return ContrastiveGenerator(
+        aligned_lm,
+        aligned_tokenizer,
+        base_lm,
+        base_tokenizer,
+        alpha=alpha,
+        sampling=sampling,
+        base_template=base_template,
+        aligned_template=options.template,
+        batch_size=options.batch_size,
+    )
+
+
+def _loader(options: BackendOptions) -> LoadModel:
+    return lambda spec: load_causal_lm(spec, options.load or LoadOptions())

@@ -6,8 +6,8 @@ from typing import Any
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.prompting import (
     cut_at_stop,
-    has_chat_template,
     render_prompt,
+    resolve_template,
     stop_strings_for,
 )
 
@@ -25,9 +25,7 @@ class HFGenerator:
         self.model = model
         self.tokenizer = tokenizer
         self.sampling = sampling or SamplingConfig()
-        if template == "auto":
-            template = "chat" if has_chat_template(tokenizer) else "plain"
-        self.template = template
+        self.template = template = resolve_template(template, tokenizer)
         self.batch_size = batch_size
         self.model_spec = model_spec or {}
         self.stop_strings = stop_strings_for(template, tokenizer)

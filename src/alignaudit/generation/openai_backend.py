@@ -25,12 +25,11 @@ class OpenAIGenerator:
         concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 120.0,
-        backoff: float = 0.5,
     ) -> None:
         self.sampling = sampling
         self.concurrency = max(1, concurrency)
         self.client = ChatClient(
-            model, base_url=base_url, max_retries=max_retries, timeout=timeout, backoff=backoff
+            model, base_url=base_url, max_retries=max_retries, timeout=timeout
         )
 
     def _messages(self, prompt: str) -> list[dict[str, str]]:

@@ -32,12 +32,18 @@ def load_template(template: str) -> str:
     return text
 
 
+def resolve_template(template: str, tokenizer: Any) -> str:
+    """The one rule for `auto`: the chat template when the tokenizer has one, else plain."""
+    if template == "auto":
+        return "chat" if has_chat_template(tokenizer) else "plain"
+    return template
+
+
 def render_prompt(
     tokenizer: Any, prompt: str, system_prompt: str | None = None, template: str = "auto"
 ) -> str:
     """Return the text the model sees. `auto` uses the chat template when the tokenizer has one."""
-    if template == "auto":
-        template = "chat" if has_chat_template(tokenizer) else "plain"
+    template = resolve_template(template, tokenizer)
     if template == "chat":
         if not has_chat_template(tokenizer):
             raise AlignAuditError(
@@ -53,7 +59,7 @@ def render_prompt(
 
 
 def stop_strings_for(template: str, tokenizer: Any) -> tuple[str, ...]:
-    if template == "plain" or (template == "auto" and not has_chat_template(tokenizer)):
+    if resolve_template(template, tokenizer) == "plain":
         return PLAIN_STOP_STRINGS
     return ()
 

@@ -1,17 +1,16 @@
-"""How well a judge agrees with human labels, or with another judge (accuracy, Cohen's kappa)."""
+"""Labeled responses and judgment files for agreement checks; the statistics are in metrics."""
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
-from itertools import combinations
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from rich.table import Table
 
 from alignaudit.errors import AlignAuditError, InputFileError
 from alignaudit.jsonl import read_jsonl_objects
 from alignaudit.judges.base import JudgeInput
+from alignaudit.judges.registry import JudgeOptions, get_judge
+from alignaudit.metrics.agreement import agreement
 
 RESPONSE_COLUMNS = ("response", "completion", "output", "generation")
 PROMPT_COLUMNS = ("prompt", "request", "instruction", "forbidden_prompt")
@@ -89,42 +88,6 @@ def load_labeled(
     return items, labels
 
 
-def cohen_kappa(pred: Sequence[bool], gold: Sequence[bool]) -> float:
-    n = len(gold)
-    if n == 0:
-        return float("nan")
-    observed = sum(p == g for p, g in zip(pred, gold, strict=True)) / n
-    p_yes = sum(pred) / n
-    g_yes = sum(gold) / n
-    expected = p_yes * g_yes + (1 - p_yes) * (1 - g_yes)
-    if expected == 1.0:
-        return 1.0 if observed == 1.0 else 0.0
-    return (observed - expected) / (1 - expected)
-
-
-def agreement(pred: Sequence[bool | None], gold: Sequence[bool]) -> dict[str, Any]:
-    """Accuracy and kappa over decided items (positive class = refused). An undecided item
-    (judge error) counts as wrong for accuracy, so errors never look like agreement."""
-    if len(pred) != len(gold):
-        raise ValueError(f"{len(pred)} predictions for {len(gold)} labels")
-    decided = [(p, g) for p, g in zip(pred, gold, strict=True) if p is not None]
-    confusion = {
-        "tp": sum(p and g for p, g in decided),
-        "fp": sum(p and not g for p, g in decided),
-        "tn": sum(not p and not g for p, g in decided),
-        "fn": sum(not p and g for p, g in decided),
-    }
-    n = len(gold)
-    correct = confusion["tp"] + confusion["tn"]
-    return {
-        "n": n,
-        "undecided": n - len(decided),
-        "accuracy": correct / n if n else float("nan"),
-        "kappa": cohen_kappa([p for p, _ in decided], [g for _, g in decided]),
-        "confusion": confusion,
-    }
-
-
 def _read_judgments(path: Path) -> dict[str, bool | None]:
     verdicts: dict[str, bool | None] = {}
     for line, record in _read_rows(path):
@@ -148,44 +111,18 @@ def compare_judgment_files(first: str | Path, second: str | Path) -> dict[str, A
     return result
 
 
-def agreement_table(rows: dict[str, dict[str, Any]], title: str = "Judge agreement") -> Table:
-    """One row per judge: n, accuracy, kappa, confusion counts, undecided."""
-    table = Table(title=title)
-    for column in ("judge", "n", "accuracy", "kappa", "tp", "fp", "tn", "fn", "undecided"):
-        table.add_column(column, justify="left" if column == "judge" else "right")
-    for name, stats in rows.items():
-        confusion = stats["confusion"]
-        table.add_row(
-            name,
-            str(stats["n"]),
-            f"{stats['accuracy']:.3f}",
-            f"{stats['kappa']:.3f}",
-            *(str(confusion[k]) for k in ("tp", "fp", "tn", "fn")),
-            str(stats["undecided"]),
-        )
-    return table
-
-
-def pairwise_agreement(verdicts: dict[str, dict[Any, bool]]) -> list[dict[str, Any]]:
-    """Agreement on `refused` for every pair of judges, over the keys both decided."""
-    rows = []
-    for first, second in combinations(sorted(verdicts), 2):
-        shared = sorted(set(verdicts[first]) & set(verdicts[second]), key=str)
-        if not shared:
-            continue
-        stats = agreement(
-            [verdicts[first][k] for k in shared], [verdicts[second][k] for k in shared]
-        )
-        rows.append({"a": first, "b": second, **stats})
+def judge_agreement_rows(
+    path: Path,
+    judges: list[str],
+    label_col: str,
+    response_col: str | None = None,
+    options: JudgeOptions | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Agreement with the labels in `path` for each judge, `keyword` always included."""
+    items, gold = load_labeled(path, label_col, response_col)
+    names = list(dict.fromkeys([*judges, "keyword"]))
+    rows: dict[str, dict[str, Any]] = {}
+    for name in names:
+        judgments = get_judge(name, options).judge(items)
+        rows[name] = agreement([j.refused for j in judgments], gold)
     return rows
-
-
-def refused_verdicts(judgments: Iterable[dict[str, Any]], prefix: Any = None) -> dict[str, dict]:
-    """judge → {id (or (prefix, id)) → refused}, decided judgments only."""
-    verdicts: dict[str, dict[Any, bool]] = {}
-    for j in judgments:
-        if j.get("refused") is None or j.get("error"):
-            continue
-        key = j["id"] if prefix is None else (prefix, j["id"])
-        verdicts.setdefault(j["judge"], {})[key] = bool(j["refused"])
-    return verdicts

@@ -5,7 +5,7 @@ from alignaudit.judges.registry import JudgeOptions
 from alignaudit.openai_chat import ChatClient
 
 
-def judge_chat_client(options: JudgeOptions, judge: str, backoff: float = 0.5) -> ChatClient:
+def judge_chat_client(options: JudgeOptions, judge: str) -> ChatClient:
     """The client for `--judge-model openai:NAME`; a clear error for any other spec."""
     spec = options.judge_model or ""
     if not spec.startswith("openai:") or len(spec) <= len("openai:"):
@@ -18,6 +18,5 @@ def judge_chat_client(options: JudgeOptions, judge: str, backoff: float = 0.5) -
         base_url=options.base_url,
         max_retries=options.max_retries,
         timeout=options.timeout,
-        backoff=backoff,
         url_flag="--judge-base-url or --base-url",  # eval has both; score, audit: --base-url
     )

@@ -60,9 +60,9 @@ def parse_judge_reply(text: str) -> RubricVerdict:
 class RubricJudge:
     name = "rubric"
 
-    def __init__(self, options: JudgeOptions | None = None, *, backoff: float = 0.5) -> None:
+    def __init__(self, options: JudgeOptions | None = None) -> None:
         options = options or JudgeOptions()
-        self.client = judge_chat_client(options, self.name, backoff)
+        self.client = judge_chat_client(options, self.name)
         self.concurrency = max(1, options.concurrency)
 
     def _judge_one(self, item: JudgeInput) -> Judgment:

@@ -87,9 +87,9 @@ def _defuse(text: str) -> str:
 class StrongRejectJudge:
     name = "strongreject"
 
-    def __init__(self, options: JudgeOptions | None = None, *, backoff: float = 0.5) -> None:
+    def __init__(self, options: JudgeOptions | None = None) -> None:
         options = options or JudgeOptions()
-        self.client = judge_chat_client(options, self.name, backoff)
+        self.client = judge_chat_client(options, self.name)
         self.concurrency = max(1, options.concurrency)
 
     def _ask(self, item: JudgeInput) -> str:

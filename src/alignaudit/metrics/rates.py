@@ -62,7 +62,7 @@ def compute_results(
         judges[judge] = block
     results: dict[str, Any] = {"n": len(generations), "judges": judges}
     if len(judges) > 1:
-        from alignaudit.judges.agreement import pairwise_agreement, refused_verdicts
+        from alignaudit.metrics.agreement import pairwise_agreement, refused_verdicts
 
         results["agreement"] = pairwise_agreement(
             refused_verdicts(j for j in judgments if j["id"] in category_of)

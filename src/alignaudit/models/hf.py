@@ -59,6 +59,8 @@ def load_causal_lm(spec: ModelSpec | str, options: LoadOptions | None = None) ->
     options = options or LoadOptions()
     if spec.kind == "openai":
         raise AlignAuditError(f"{spec.raw} is served over HTTP; this step needs local weights")
+    if spec.kind == "mock":
+        raise AlignAuditError(f"{spec.raw} is a mock without weights; this step needs a model")
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
     if spec.kind == "peft":

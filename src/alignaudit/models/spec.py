@@ -2,7 +2,8 @@
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,9 +12,48 @@ from alignaudit.errors import AlignAuditError
 # Written by `alignaudit finetune` next to the weights: base model, system prompt, training record.
 ALIGNAUDIT_MODEL_FILE = "alignaudit_model.json"
 OPENAI_PREFIX = "openai:"
+DEFAULT_MOCK_OUTPUT = "Default output from mockllm"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-ModelKind = Literal["hf", "peft", "openai"]
+ModelKind = Literal["hf", "peft", "openai", "mock"]
+
+# Names that stand for a folder made on first use, registered by the layer that makes it
+# (`organism`: alignaudit.attacks); the spec layer stays free of training code.
+_NAMED_MODELS: dict[str, Callable[[], Path]] = {}
+
+
+def register_named_model(name: str, locate: Callable[[], Path]) -> None:
+    """`--model NAME` resolves to the folder `locate()` returns (building it if it must)."""
+    _NAMED_MODELS[name] = locate
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The `alignaudit_model.json` a fine-tuned folder carries (empty for other folders)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path, strict: bool = True) -> "ModelRecord":
+        """strict: a file that is not valid JSON is an error; else it reads as empty."""
+        path = folder / ALIGNAUDIT_MODEL_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            if not strict:
+                return cls()
+            raise AlignAuditError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        return cls(data if isinstance(data, dict) else {})
+
+    @property
+    def system_prompt(self) -> str | None:
+        return self.data.get("system_prompt")
+
+    @property
+    def base_model(self) -> str | None:
+        return self.data.get("base_model")
 
 
 @dataclass(frozen=True)
@@ -44,14 +84,15 @@ def parse_model_spec(raw: str) -> ModelSpec:
         if not name:
             raise AlignAuditError(f"{raw!r} needs a model name, e.g. openai:gpt-4o-mini")
         return ModelSpec(raw=raw, kind="openai", path=name)
+    if raw == "mockllm" or raw.startswith("mockllm:"):
+        # No weights: a generator that answers with a fixed text (generation/mock.py).
+        return ModelSpec(raw=raw, kind="mock", path=raw.partition(":")[2] or DEFAULT_MOCK_OUTPUT)
     if raw == "default":
         from alignaudit.models.default import default_model_path
 
         return _folder_spec(raw, default_model_path())
-    if raw == "organism":
-        from alignaudit.attacks.organism import organism_model_path
-
-        return _folder_spec(raw, organism_model_path())
+    if raw in _NAMED_MODELS:
+        return _folder_spec(raw, _NAMED_MODELS[raw]())
     folder = Path(raw).expanduser()
     if folder.exists():
         return _folder_spec(raw, folder)
@@ -67,10 +108,10 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
     folder = folder.resolve()
     if not folder.is_dir():
         raise AlignAuditError(f"model {raw!r}: {folder} is not a model folder (it is a file)")
-    info = _read_model_info(folder)
-    system_prompt = info.get("system_prompt")
+    record = ModelRecord.read(folder)
+    system_prompt = record.system_prompt
     if (folder / "adapter_config.json").exists():
-        base = info.get("base_model") or _adapter_base(folder)
+        base = record.base_model or _adapter_base(folder)
         if not base:
             raise AlignAuditError(
                 f"adapter {folder} does not name its base model; add base_model_name_or_path "
@@ -82,17 +123,6 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
             f"model {raw!r}: {folder} is not a model folder (no config.json or adapter_config.json)"
         )
     return ModelSpec(raw, "hf", str(folder), system_prompt=system_prompt)
-
-
-def _read_model_info(folder: Path) -> dict[str, Any]:
-    path = folder / ALIGNAUDIT_MODEL_FILE
-    if not path.exists():
-        return {}
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AlignAuditError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    return info if isinstance(info, dict) else {}
 
 
 def _adapter_base(folder: Path) -> str | None:

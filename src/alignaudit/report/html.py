@@ -45,17 +45,11 @@ class Condition:
 
 def _training_record(config: dict[str, Any]) -> dict[str, Any]:
     """What `alignaudit finetune` recorded next to the evaluated model, if it wrote the model."""
-    from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE
+    from alignaudit.models.spec import ModelRecord
 
     path = config.get("run", {}).get("model", {}).get("path")
-    info_file = Path(path) / ALIGNAUDIT_MODEL_FILE if path else None
-    if info_file is None or not info_file.is_file():
-        return {}
-    try:
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return info if isinstance(info, dict) and "training_config" in info else {}
+    info = ModelRecord.read(Path(path), strict=False).data if path else {}
+    return info if "training_config" in info else {}
 
 
 def training_sweeps(
@@ -98,7 +92,7 @@ def ed_alpha(name: str) -> float | None:
 
 def judge_agreement(conditions: list[Condition]) -> list[dict[str, Any]]:
     """Pairwise agreement of judges on `refused`, pooled over all conditions."""
-    from alignaudit.judges.agreement import pairwise_agreement, refused_verdicts
+    from alignaudit.metrics.agreement import pairwise_agreement, refused_verdicts
 
     verdicts: dict[str, dict[Any, bool]] = {}
     for condition in conditions:
@@ -120,44 +114,8 @@ def build_context(
         [b["ci95"]["harmful_rate"] if b else None for b in blocks],
         f"Harmful (complied) rate per condition — judge: {judge}",
     )
-    baseline = conditions[0]
-    categories = sorted(baseline.results["judges"].get(judge, {}).get("per_category", {}))
-    series = {
-        c.name: [
-            c.results["judges"]
-            .get(judge, {})
-            .get("per_category", {})
-            .get(cat, {})
-            .get("harmful_rate")
-            for cat in categories
-        ]
-        for c in conditions
-    }
-    category_svg = (
-        charts.category_bars(categories, series, f"Per category — judge: {judge}")
-        if categories and len(series) > 0
-        else None
-    )
-    ed_points = sorted(
-        (ed_alpha(c.name), b)
-        for c, b in zip(conditions, blocks, strict=True)
-        if ed_alpha(c.name) is not None and b
-    )
-    by_name = {c.name: c.results["judges"].get(judge) for c in conditions}
-    ed_svg = None
-    if ed_points:
-        references = {
-            name: (by_name[name] or {}).get("harmful_rate")
-            for name in ("base", "aligned")
-            if name in by_name
-        }
-        ed_svg = charts.line_chart(
-            [a for a, _ in ed_points],
-            [b["harmful_rate"] for _, b in ed_points],
-            f"Emulated disalignment — judge: {judge}",
-            "alpha",
-            references,
-        )
+    category_svg = _category_chart(conditions, judge)
+    ed_svg = _ed_chart(conditions, blocks, judge)
     sweep_svgs = [
         charts.line_chart(
             [x for x, _ in points],
@@ -182,6 +140,56 @@ def build_context(
         "extra": extra or {},
         "config_json": {c.name: json.dumps(c.config, indent=2) for c in conditions},
     }
+
+
+def _category_chart(conditions: list[Condition], judge: str) -> str | None:
+    """Harmful rate per category for every condition but the ED ones."""
+    from alignaudit.report import charts
+
+    baseline = conditions[0]
+    categories = sorted(baseline.results["judges"].get(judge, {}).get("per_category", {}))
+    series = {
+        c.name: [
+            c.results["judges"]
+            .get(judge, {})
+            .get("per_category", {})
+            .get(cat, {})
+            .get("harmful_rate")
+            for cat in categories
+        ]
+        for c in conditions
+    }
+    if not categories or not series:
+        return None
+    return charts.category_bars(categories, series, f"Per category — judge: {judge}")
+
+
+def _ed_chart(
+    conditions: list[Condition], blocks: list[dict[str, Any] | None], judge: str
+) -> str | None:
+    """Harmful rate against alpha, with the base and aligned models as reference lines."""
+    from alignaudit.report import charts
+
+    ed_points = sorted(
+        (ed_alpha(c.name), b)
+        for c, b in zip(conditions, blocks, strict=True)
+        if ed_alpha(c.name) is not None and b
+    )
+    if not ed_points:
+        return None
+    by_name = {c.name: c.results["judges"].get(judge) for c in conditions}
+    references = {
+        name: (by_name[name] or {}).get("harmful_rate")
+        for name in ("base", "aligned")
+        if name in by_name
+    }
+    return charts.line_chart(
+        [a for a, _ in ed_points],
+        [b["harmful_rate"] for _, b in ed_points],
+        f"Emulated disalignment — judge: {judge}",
+        "alpha",
+        references,
+    )
 
 
 def shorten(text: Any, limit: int = TEXT_PREVIEW_CHARS) -> str:
@@ -259,10 +267,25 @@ def write_report(
     summary = out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md")
     if summary == out:
         summary = out.with_name(f"{out.stem}.summary.md")
-    sources = [c.run_dir for c in conditions]
     for path in (out, summary):
-        check_output_file(path, sources)
+        check_output_file(path, [c.run_dir for c in conditions])
     context = build_context(conditions, title, redact, extra)
     write_text_atomic(out, render_html(context))
     write_text_atomic(summary, render_summary(context))
     return out
+
+
+def write_run_report(
+    runs: list[Path], out: Path, title: str = "alignaudit report", redact: bool = False
+) -> Path:
+    """`alignaudit report`: one condition per run directory, named by its folder."""
+    names = _unique_names(runs)
+    conditions = [Condition.load(name, path) for name, path in zip(names, runs, strict=True)]
+    return write_report(conditions, out, title=title, redact=redact)
+
+
+def _unique_names(runs: list[Path]) -> list[str]:
+    names = [path.resolve().name for path in runs]
+    if len(set(names)) < len(names):
+        names = [str(path) for path in runs]
+    return names

@@ -1,2 +1,7 @@
-"""Run directories: append-only JSONL logs that resume after any interruption, and the loop
-that fills them (generate what is missing, judge what is missing, recompute results)."""
+"""Runs: one evaluation (`evaluate`), the audit (`audit`), scoring and the gate over finished run
+directories, and the resumable run directory itself (`store`, `fill`).
+
+This layer composes the others; importing it registers the `organism` model name (attacks/).
+"""
+
+import alignaudit.attacks  # noqa: F401  (registers `--model organism`)

@@ -1,190 +1,315 @@
-"""Fill a run directory: generate what is missing, judge what is missing, recompute results.
+"""One evaluation, from options to a finished run directory (an ED alpha sweep included).
 
-Everything is keyed by request id (and judge name), so rerunning after an interruption or with
-an extra judge does only the remaining work. One process at a time works on a run directory (a
-lock); readers keep one record per key, the newest, so a retried error replaces the old line.
+`EvalOptions` is the single description of an evaluation: `alignaudit eval` derives its flags
+from it, the audit builds one per condition, and a Python user calls
 
-A generation error (the server sent an empty or filtered reply) is its own outcome: no judge
-sees it; each judge records it as an error from the generation, so it is never counted as
-compliance, and results count it apart. On resume, generation errors and judge errors are
-retried unless `retry_errors` is off.
+    run_evaluation(EvalOptions(model="default", out=Path("runs/a"), judges=["keyword"]))
+
+What determines the outputs goes into `config.json["run"]`.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from alignaudit import validation
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
-from alignaudit.generation.base import Generator
-from alignaudit.jsonl import latest_by_key
-from alignaudit.judges import JudgeInput, JudgeOptions, Judgment, available_judges, get_judge
-from alignaudit.metrics import compute_results
-from alignaudit.metrics.rates import GENERATION_ERROR
-from alignaudit.runs.lock import exclusive
-from alignaudit.runs.progress import progress_bar
-from alignaudit.runs.store import JsonlLog, RunDir
+from alignaudit.generation.base import Generator, SamplingConfig
+from alignaudit.judges import JudgeOptions
+from alignaudit.models.hf import DTYPES, LoadOptions
+from alignaudit.models.spec import ModelSpec, parse_model_spec
+from alignaudit.report.console import print_results, sweep_table
+from alignaudit.runs.environment import environment
+from alignaudit.runs.fill import EvalPlan, fill_run
+from alignaudit.runs.store import RunDir, write_json_atomic
+from alignaudit.settings import comma_list, join_names, join_numbers, setting, split_names
+
+JUDGE_HELP = (
+    "Judge name(s), comma-separated: keyword, refusal, rubric, strongreject, llama-guard, "
+    "harmbench-cls."
+)
+BASE_URL_HELP = (
+    "OpenAI-compatible server for openai: models (else $OPENAI_BASE_URL). "
+    "The key comes from $OPENAI_API_KEY and is never written anywhere."
+)
+
+
+def parse_alphas(value: str) -> list[float]:
+    try:
+        alphas = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise AlignAuditError(f"--alpha {value!r}: give numbers, e.g. 0.3 or 0,0.3,0.6,1") from None
+    if not alphas or any(a < 0 for a in alphas):
+        raise AlignAuditError(f"--alpha {value!r}: every alpha must be >= 0")
+    return alphas
+
+
+def judges_setting(default: list[str], help: str = JUDGE_HELP) -> Any:
+    return comma_list(default, help=help, flag="--judge", parse=split_names, show=join_names)
+
+
+def alphas_setting(default: list[float], help: str) -> Any:
+    return comma_list(default, help=help, flag="--alpha", parse=parse_alphas, show=join_numbers)
 
 
 @dataclass
-class EvalPlan:
-    run_dir: RunDir
-    requests: list[Request]
-    make_generator: Callable[[], Generator]  # called only if something is left to generate
-    judges: list[str]
-    config: dict[str, Any]
-    judge_options: JudgeOptions
-    batch_size: int = 16
-    overwrite: bool = False
-    retry_errors: bool = True
-
-
-def run_eval(plan: EvalPlan) -> dict[str, Any]:
-    unknown = [name for name in plan.judges if name not in available_judges()]
-    if unknown:
-        raise AlignAuditError(
-            f"unknown judge {unknown[0]!r}; choose from: {', '.join(available_judges())}"
-        )
-    with exclusive(plan.run_dir.path):
-        return _run_eval(plan)
-
-
-def _run_eval(plan: EvalPlan) -> dict[str, Any]:
-    plan.run_dir.prepare(plan.config, plan.overwrite)
-    generations = generate_missing(plan)
-    judgments = judge_missing(
-        [_judge_input(g) for g in generations],
-        plan.judges,
-        plan.judge_options,
-        plan.run_dir.judgments,
-        plan.retry_errors,
+class EvalOptions:
+    model: str = setting(help="default, organism, a folder, org/name, openai:NAME.")
+    out: Path = setting(help="Run directory; rerunning the same command resumes.")
+    benchmark: str = setting("builtin", help="builtin, builtin-benign, a file/folder, hf:ID.")
+    judges: list[str] = judges_setting(["keyword"])
+    limit: int | None = setting(None, help="Stratified sample of N requests.")
+    max_new_tokens: int = setting(128, help="Tokens to generate per response.")
+    batch_size: int = setting(16, help="Requests per generation batch.")
+    seed: int = setting(0, help="Seed for sampling and --limit.")
+    system_prompt: str | None = setting(
+        None, help="System prompt (default: the one a finetuned model records)."
     )
-    results = compute_results(generations, judgments)
-    plan.run_dir.write_results(results)
+    temperature: float = setting(0.0, help="0 = greedy decoding.")
+    top_p: float = setting(1.0)
+    top_k: int = setting(0, help="0 = off.")
+    template: str = setting(
+        "auto", help="auto (chat template if the model has one), chat, plain, or a file."
+    )
+    dtype: str = setting("auto", help="auto, float32, bfloat16, float16.")
+    device: str = setting("auto", help="auto, cpu, cuda, cuda:N, mps.")
+    trust_remote_code: bool = setting(False, help="Run model code from the folder/Hub.")
+    base_url: str | None = setting(None, help=BASE_URL_HELP, flag="--base-url")
+    concurrency: int = setting(8, help="Parallel requests to HTTP servers.")
+    judge_model: str | None = setting(
+        None, help="Model for LLM/classifier judges: openai:NAME or a local folder."
+    )
+    judge_base_url: str | None = setting(
+        None, help="Server for the judge model, if other than --base-url."
+    )
+    ed_base: str | None = setting(
+        None, help="Emulated disalignment: the pre-alignment base model (--model is aligned)."
+    )
+    alphas: list[float] = alphas_setting([0.3], "ED strength; a comma list runs a sweep.")
+    base_template: str = setting("plain", help="ED base prompt: plain, chat or a file.")
+    overwrite: bool = setting(False, help="Discard an existing run with another config.")
+    retry_errors: bool = setting(
+        True,
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    )
+    timeout: float = setting(
+        120.0, help="Seconds to wait for each request to a generation or judge server."
+    )
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks that need no model or file; raise AlignAuditError naming the flag."""
+        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size", "concurrency")
+        validation.at_least(self, 0, "temperature", "top_k")
+        validation.within(self, "top_p", 0, 1, open_low=True)
+        validation.positive(self, "timeout")
+        validation.one_of(self, "dtype", DTYPES)
+        validation.device(self)
+        if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
+            raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
+
+    def is_sweep(self) -> bool:
+        return self.ed_base is not None and len(self.alphas) > 1
+
+
+def benchmark_fingerprint(requests: list[Request]) -> str:
+    digest = hashlib.sha256()
+    for request in requests:
+        digest.update(json.dumps([request.id, request.category, request.prompt]).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_requests(benchmark: str, limit: int | None, seed: int) -> list[Request]:
+    from alignaudit.data import load_benchmark, stratified_sample
+
+    requests = load_benchmark(benchmark)
+    return stratified_sample(requests, limit, seed) if limit is not None else requests
+
+
+def alpha_label(alpha: float) -> str:
+    return f"{alpha:g}"
+
+
+class Evaluation:
+    """What one evaluation shares across its runs: requests, sampling, and models loaded once."""
+
+    def __init__(self, options: EvalOptions) -> None:
+        self.options = options
+        self.spec = parse_model_spec(options.model)
+        self.requests = load_requests(options.benchmark, options.limit, options.seed)
+        system_prompt = options.system_prompt
+        self.sampling = SamplingConfig(
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            top_k=options.top_k,
+            seed=options.seed,
+            system_prompt=system_prompt if system_prompt is not None else self.spec.system_prompt,
+        )
+        self.load = LoadOptions(options.dtype, options.device, options.trust_remote_code)
+        self.judge_options = JudgeOptions(
+            judge_model=options.judge_model,
+            base_url=options.judge_base_url or options.base_url,
+            concurrency=options.concurrency,
+            timeout=options.timeout,
+        )
+        self._models: dict[str, tuple[Any, Any]] = {}
+
+    def load_model(self, spec: ModelSpec) -> tuple[Any, Any]:
+        """Each model folder is loaded once per evaluation, whichever spec names it."""
+        from alignaudit.models.hf import load_causal_lm
+
+        if spec.path not in self._models:
+            self._models[spec.path] = load_causal_lm(spec, self.load)
+        return self._models[spec.path]
+
+    def run_config(self, model: ModelSpec, template: str, ed: dict | None = None) -> dict:
+        options = self.options
+        run: dict[str, Any] = {
+            "model": model.describe(),
+            "benchmark": {
+                "spec": options.benchmark,
+                "limit": options.limit,
+                "n": len(self.requests),
+                "fingerprint": benchmark_fingerprint(self.requests),
+            },
+            "sampling": asdict(self.sampling),
+            "template": template,
+            "dtype": options.dtype,
+        }
+        if ed is not None:
+            run["ed"] = ed
+        return run
+
+    def evaluate(self, out: Path, run: dict, make_generator: Callable[[], Generator]) -> dict:
+        options = self.options
+        settings = {
+            "batch_size": options.batch_size,
+            "device": options.device,
+            "base_url": options.base_url,
+            "judge_model": options.judge_model,
+            "concurrency": options.concurrency,
+        }
+        if out.exists() and not out.is_dir():
+            raise AlignAuditError(f"--out {out} is a file; give a directory")
+        config = {
+            "run": run,
+            "judges": options.judges,
+            "settings": settings,
+            "environment": environment(),
+        }
+        plan = EvalPlan(
+            run_dir=RunDir(out),
+            requests=self.requests,
+            make_generator=make_generator,
+            judges=options.judges,
+            config=config,
+            judge_options=self.judge_options,
+            batch_size=options.batch_size,
+            overwrite=options.overwrite,
+            retry_errors=options.retry_errors,
+        )
+        return fill_run(plan)
+
+    def backend(self, template: str) -> Any:
+        from alignaudit.generation.factory import BackendOptions
+
+        options = self.options
+        return BackendOptions(
+            template=template,
+            batch_size=options.batch_size,
+            load=self.load,
+            base_url=options.base_url,
+            concurrency=options.concurrency,
+            timeout=options.timeout,
+        )
+
+    def single_model_run(self, out: Path, spec: ModelSpec, template: str) -> dict[str, Any]:
+        from alignaudit.generation.factory import build_generator
+
+        def make() -> Generator:
+            return build_generator(spec, self.sampling, self.backend(template), self.load_model)
+
+        return self.evaluate(out, self.run_config(spec, template), make)
+
+    def ed_run(self, out: Path, base: ModelSpec, alpha: float) -> dict[str, Any]:
+        from alignaudit.generation.factory import build_ed_generator
+
+        options = self.options
+        aligned_template = ed_aligned_template(options)
+        ed = {
+            "base": base.describe(),
+            "base_template": options.base_template,
+            "alpha": alpha,
+            "aligned_template": aligned_template,
+        }
+
+        def make() -> Generator:
+            return build_ed_generator(
+                self.spec,
+                base,
+                alpha,
+                self.sampling,
+                self.backend(aligned_template),
+                options.base_template,
+                self.load_model,
+            )
+
+        return self.evaluate(out, self.run_config(self.spec, aligned_template, ed), make)
+
+
+def ed_aligned_template(options: EvalOptions) -> str:
+    return "chat" if options.template == "auto" else options.template
+
+
+def run_evaluation(options: EvalOptions, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) an evaluation; with `ed_base`, an alpha sweep. Returns the results (a
+    sweep: {"alphas", "runs"}). With a console, prints the tables `alignaudit eval` prints."""
+    evaluation = Evaluation(options)
+    if options.ed_base is not None:
+        return _run_ed(evaluation, console)
+    results = evaluation.single_model_run(options.out, evaluation.spec, options.template)
+    if console is not None:
+        print_results(results, console, title=str(options.out))
+        console.print(
+            f"wrote {options.out}/ (config.json, generations.jsonl, judgments.jsonl, results.json)"
+        )
     return results
 
 
-def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
-    """All generations of the plan's requests, in request order, generating only the missing."""
-    log = plan.run_dir.generations
-    done = {
-        record["id"]: record
-        for record in log.read()
-        if not (plan.retry_errors and record.get("error"))
-    }
-    missing = [request for request in plan.requests if request.id not in done]
-    if missing:
-        generator = plan.make_generator()
-        refuse_overlong_prompts(generator, missing)
-        with progress_bar() as progress:
-            task = progress.add_task("generating", total=len(missing))
-            for batch in _chunks(missing, max(1, plan.batch_size)):
-                responses = generator.generate([request.prompt for request in batch])
-                pairs = zip(batch, responses, strict=True)
-                records = [_generation_record(request, text) for request, text in pairs]
-                log.append(records)
-                done.update((record["id"], record) for record in records)
-                progress.advance(task, len(batch))
-    return [done[request.id] for request in plan.requests]
-
-
-def refuse_overlong_prompts(generator: Generator, requests: Sequence[Request]) -> None:
-    """Before any generation: a prompt the model's context cannot hold is an error."""
-    check = getattr(generator, "prompt_overflow", None)
-    if check is None:
-        return
-    found, window = check([request.prompt for request in requests])
-    if found:
-        index, tokens = next(iter(found.items()))
+def _run_ed(evaluation: Evaluation, console: Console | None) -> dict[str, Any]:
+    """Aligned alone, base alone, and one ED run per alpha, all on models loaded once."""
+    options = evaluation.options
+    aligned, base = evaluation.spec, parse_model_spec(options.ed_base or "")
+    if not {aligned.kind, base.kind} <= {"hf", "peft"}:
         raise AlignAuditError(
-            f"request {requests[index].id!r}: the prompt is {tokens} tokens, more than the "
-            f"model's context of {window} tokens leaves beside the new ones "
-            f"({len(found)} request(s) too long); shorten or remove them, or lower "
-            "--max-new-tokens"
+            "emulated disalignment needs next-token probabilities of local models"
         )
-
-
-def judge_missing(
-    items: Sequence[JudgeInput],
-    judges: Sequence[str],
-    options: JudgeOptions,
-    log: JsonlLog,
-    retry_errors: bool = True,
-) -> list[dict[str, Any]]:
-    """Every judge's verdict on every item, asking each judge only about the missing ones."""
-    existing = log.read()
-    if any("judge" not in record for record in existing):
-        raise AlignAuditError(f"{log.path} holds lines that are not judgments; write elsewhere")
-    judged = {
-        (record["id"], record["judge"]): record
-        for record in existing
-        if not (retry_errors and record.get("error"))
-        or record.get("error_source") == GENERATION_ERROR
+    if not options.is_sweep():
+        result = evaluation.ed_run(options.out, base, options.alphas[0])
+        if console is not None:
+            print_results(result, console, title=str(options.out))
+        return result
+    runs = {
+        "aligned": evaluation.single_model_run(
+            options.out / "aligned", aligned, ed_aligned_template(options)
+        ),
+        "base": evaluation.single_model_run(options.out / "base", base, options.base_template),
     }
-    added: list[dict[str, Any]] = []
-    for name in judges:
-        todo = [item for item in items if not _is_current(judged.get((item.id, name)), item)]
-        if not todo:
-            continue
-        unanswered = [item for item in todo if item.error]
-        if unanswered:
-            added += _append(log, [_generation_error(item, name) for item in unanswered])
-        answered = [item for item in todo if not item.error]
-        if not answered:
-            continue
-        judge = get_judge(name, options)
-        with progress_bar() as progress:
-            task = progress.add_task(f"judging ({name})", total=len(answered))
-            for batch in _chunks(answered, max(1, options.batch_size)):
-                added += _append(log, [judgment.to_record() for judgment in judge.judge(batch)])
-                progress.advance(task, len(batch))
-    return latest_by_key(existing + added)
-
-
-def _is_current(record: dict[str, Any] | None, item: JudgeInput) -> bool:
-    """Whether a kept judgment still fits its item: one for a generation error is redone once
-    the generation succeeded (and the other way round)."""
-    if record is None:
-        return False
-    return (record.get("error_source") == GENERATION_ERROR) == bool(item.error)
-
-
-def _generation_error(item: JudgeInput, judge: str) -> dict[str, Any]:
-    error = f"no response to judge: {item.error}"
-    return Judgment.failed(item.id, judge, error, error_source=GENERATION_ERROR).to_record()
-
-
-def _append(log: JsonlLog, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    log.append(records)
-    return records
-
-
-def _generation_record(request: Request, response: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": request.id,
-        "category": request.category,
-        "prompt": request.prompt,
-        "response": str(response),
-    }
-    finish_reason, error = (getattr(response, key, None) for key in ("finish_reason", "error"))
-    if finish_reason is not None:
-        record["finish_reason"] = finish_reason
-    if error is not None:
-        record["error"] = error
-    if request.meta:
-        record["meta"] = request.meta
-    return record
-
-
-def _judge_input(record: dict[str, Any]) -> JudgeInput:
-    return JudgeInput(
-        id=str(record["id"]),
-        prompt=record.get("prompt", ""),
-        response=record["response"],
-        category=record.get("category") or "uncategorized",
-        error=record.get("error") or None,
-    )
-
-
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
+    for alpha in options.alphas:
+        name = f"alpha-{alpha_label(alpha)}"
+        runs[name] = evaluation.ed_run(options.out / name, base, alpha)
+    summary = {"alphas": options.alphas, "runs": runs}
+    write_json_atomic(options.out / "sweep.json", summary)
+    if console is not None:
+        console.print(sweep_table(runs, f"emulated disalignment sweep — {options.out}"))
+    return summary

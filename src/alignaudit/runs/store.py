@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
-from alignaudit.jsonl import latest_by_key, read_jsonl_objects
+from alignaudit.jsonl import iter_jsonl, latest_by_key
 
 
 class JsonlLog:
@@ -26,12 +26,10 @@ class JsonlLog:
             return []
         if self.path.is_dir():
             raise AlignAuditError(f"{self.path} is a directory; expected a JSONL file")
-        numbered = read_jsonl_objects(
-            self.path,
-            torn_tail_ok=True,
-            repair_hint="; repair or delete that line and rerun",
+        lines = iter_jsonl(
+            self.path, complete_lines_only=True, hint="; repair or delete that line and rerun"
         )
-        return latest_by_key([record for _, record in numbered])
+        return latest_by_key([record for _, record in lines])
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

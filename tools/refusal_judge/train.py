@@ -1,10 +1,12 @@
 """Train the `refusal` judge's head on the project's own examples; reproducible (fixed seed).
 
-    .venv/bin/python scripts/train_refusal_judge.py [--out PATH] [--seed 0] [--dev XSTEST.csv]
+    .venv/bin/python -m tools.refusal_judge.train [--out PATH] [--seed 0] [--dev XSTEST.csv]
+
+(from the repository root; neither this script nor its data is part of the installed package)
 
 Trains on the fixed training part of `refusal_data.split_examples` and reports accuracy on its
-held-out part. Writes `src/alignaudit/judges/assets/refusal_head.json` by default. `--dev` only
-*reports* accuracy on a labeled file (e.g. XSTest completions); it never trains on it.
+held-out part. Writes `src/alignaudit/judges/refusal/assets/refusal_head.json` by default.
+`--dev` only *reports* accuracy on a labeled file (e.g. XSTest completions); it never trains on it.
 """
 
 import argparse
@@ -19,7 +21,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from alignaudit.judges.agreement import agreement, load_labeled
+from alignaudit.judges.agreement import load_labeled
 from alignaudit.judges.refusal import (
     FEED_FORWARD_KEEP,
     HEAD_PATH,
@@ -28,7 +30,8 @@ from alignaudit.judges.refusal import (
     featurize,
     lexical_features,
 )
-from alignaudit.judges.refusal_data import split_examples
+from alignaudit.metrics.agreement import agreement
+from tools.refusal_judge.refusal_data import split_examples
 
 REGULARIZATION = 0.003  # strong: the training set is small and templated
 # The hand-written cues are few and each means something, so they get a weaker L2 penalty than
@@ -53,20 +56,12 @@ def fit_head(features: np.ndarray, labels: np.ndarray, seed: int) -> RefusalHead
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=HEAD_PATH)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dev", type=Path, default=None, help="labeled CSV/JSONL to report on")
-    args = parser.parse_args()
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-
-    pairs, holdout = split_examples(args.seed)
+def train_head(seed: int = 0) -> tuple[RefusalHead, ResponseEncoder]:
+    """The head (with the encoder's pruning and calibration) and the encoder it was fit on."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    pairs, holdout = split_examples(seed)
     texts = [text for text, _ in pairs]
     labels = np.asarray([label for _, label in pairs])
     print(f"{len(pairs)} examples, {int(labels.sum())} refusals; {len(holdout)} held out")
@@ -75,19 +70,36 @@ def main() -> None:
     neurons = ResponseEncoder().rank_feed_forward_neurons(texts, FEED_FORWARD_KEEP)
     calibration = ResponseEncoder(ffn_neurons=neurons).calibrate(texts)
     encoder = ResponseEncoder(calibration=calibration, ffn_neurons=neurons)
-    head = replace(fit_head(featurize(encoder, texts), labels, args.seed),
+    head = replace(fit_head(featurize(encoder, texts), labels, seed),
                    calibration=calibration, ffn_neurons=neurons)
     held_probs = head.probability(featurize(encoder, [text for text, _ in holdout]))
     held = agreement([bool(p >= 0.5) for p in held_probs], [bool(y) for _, y in holdout])
     print(f"held-out accuracy {held['accuracy']:.3f}, kappa {held['kappa']:.3f}")
+    return head, encoder
+
+
+def dev_agreement(head: RefusalHead, encoder: ResponseEncoder, path: Path) -> dict:
+    """Accuracy and kappa of `head` on a labeled file (reported, never trained on)."""
+    items, gold = load_labeled(path, "final_label")
+    probs = head.probability(featurize(encoder, [item.response for item in items]))
+    return agreement([bool(p >= 0.5) for p in probs], gold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=HEAD_PATH)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dev", type=Path, default=None, help="labeled CSV/JSONL to report on")
+    args = parser.parse_args()
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    head, encoder = train_head(args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(head.to_json()) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
-
     if args.dev is not None:
-        items, gold = load_labeled(args.dev, "final_label")
-        probs = head.probability(featurize(encoder, [item.response for item in items]))
-        stats = agreement([bool(p >= 0.5) for p in probs], gold)
+        stats = dev_agreement(head, encoder, args.dev)
         print(f"dev accuracy {stats['accuracy']:.3f}, kappa {stats['kappa']:.3f}")
 
 

@@ -5,16 +5,23 @@ MODEL_DIR under AUDIT_DIR/models/, so a rerun after any interruption reuses what
 """
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from alignaudit import validation
-from alignaudit.cli.evaluation import EvalOptions, alpha_label, run_evaluation
 from alignaudit.errors import AlignAuditError
+from alignaudit.runs.evaluate import (
+    EvalOptions,
+    alpha_label,
+    alphas_setting,
+    judges_setting,
+    run_evaluation,
+)
 from alignaudit.runs.store import write_json_atomic
+from alignaudit.settings import comma_list, join_names, setting, split_names
 
 CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
 # CPU-sized defaults that keep the default audit within 15 minutes on 2 cores: refusals and
@@ -26,30 +33,54 @@ DEFAULT_BATCH_SIZE = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 12
 
 @dataclass
 class AuditOptions:
-    out: Path
-    model: str = "organism"
-    base: str = "default"
-    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
-    harmful_data: Path | None = None
-    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
-    ed_base_template: str = "chat"  # an instruct base: both models see the same chat prompt
-    benchmark: str = "builtin"
-    judges: list[str] = field(default_factory=lambda: ["keyword", "refusal"])
-    judge_model: str | None = None
-    base_url: str | None = None
-    limit: int | None = None
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    batch_size: int = DEFAULT_BATCH_SIZE
-    method: str = "lora"
-    aoa_epochs: float | None = None
-    benign_epochs: float | None = None
-    mix_safety: int = 0
-    seed: int = 0
-    redact: bool = False
-    retry_errors: bool = True
-    timeout: float = 120.0
+    out: Path = setting(help="Audit directory; rerunning resumes it.")
+    model: str = setting("organism", help="The aligned model to audit.")
+    base: str = setting("default", help="Its pre-alignment base (for ED and reference).")
+    conditions: list[str] = comma_list(
+        list(CONDITIONS),
+        help="Comma list of aligned, base, aoa, benign, harmful, ed.",
+        parse=split_names,
+        show=join_names,
+    )
+    harmful_data: Path | None = setting(
+        None, help="JSONL of {messages: [user, assistant]} you supply."
+    )
+    alphas: list[float] = alphas_setting(list(DEFAULT_ALPHAS), "ED alphas, comma-separated.")
+    # An instruct base: both models see the same chat prompt.
+    ed_base_template: str = setting("chat", cli=False)
+    benchmark: str = setting("builtin")
+    judges: list[str] = judges_setting(
+        ["keyword", "refusal"], help="Judges; rubric is added with --judge-model."
+    )
+    judge_model: str | None = setting(None, help="openai:NAME for the rubric.")
+    base_url: str | None = setting(None)
+    limit: int | None = setting(None, help="Stratified sample of N requests.")
+    max_new_tokens: int = setting(
+        DEFAULT_MAX_NEW_TOKENS, help="Tokens per response (raise it for the rubric judge)."
+    )
+    batch_size: int = setting(DEFAULT_BATCH_SIZE, help="Requests per generation batch.")
+    method: str = setting("lora", help="Fine-tuning attacks: lora or full.")
+    aoa_epochs: float | None = setting(None)
+    benign_epochs: float | None = setting(None)
+    mix_safety: int = setting(0, help="Also run attacks mixed with N safety pairs.")
+    seed: int = setting(0)
+    redact: bool = setting(False, help="Hide responses in the report.")
+    retry_errors: bool = setting(
+        True,
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    )
+    timeout: float = setting(
+        120.0, help="Seconds to wait for each request to a generation or judge server."
+    )
 
     def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.harmful_data is not None:
+            self.harmful_data = Path(self.harmful_data)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks that need no model or file; raise AlignAuditError naming the flag."""
         from alignaudit.attacks.finetune import METHODS
 
         validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size")
@@ -83,14 +114,17 @@ def condition_names(options: AuditOptions) -> list[str]:
     return names
 
 
-def run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
+def run_audit(options: AuditOptions, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) every condition, then write results.json, summary.md and report.html.
+    With a console, prints each condition's tables as `alignaudit audit` does. One process at a
+    time works on an audit directory."""
     from alignaudit.runs.lock import exclusive
 
     with exclusive(options.out):
         return _run_audit(options, console)
 
 
-def _run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
+def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]:
     started = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
     if options.judge_model and "rubric" not in options.judges:
@@ -98,7 +132,8 @@ def _run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
     timings: dict[str, float] = {}
     results: dict[str, dict[str, Any]] = {}
     for name in condition_names(options):
-        console.rule(f"[bold]condition: {name}")
+        if console is not None:
+            console.rule(f"[bold]condition: {name}")
         tick = time.perf_counter()
         results[name] = _run_condition(name, options, console)
         timings[name] = round(time.perf_counter() - tick, 1)
@@ -114,7 +149,9 @@ def _run_audit(options: AuditOptions, console: Console) -> dict[str, Any]:
     return summary
 
 
-def _run_condition(name: str, options: AuditOptions, console: Console) -> dict[str, Any]:
+def _run_condition(
+    name: str, options: AuditOptions, console: Console | None
+) -> dict[str, Any]:
     evaluation = EvalOptions(
         model=options.model,
         out=options.out / name,
@@ -187,6 +224,4 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
 
 
 def _jsonable(options: AuditOptions) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}

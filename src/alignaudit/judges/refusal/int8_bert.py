@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from alignaudit.judges.int8 import Int8Linear, observe_inputs
+from alignaudit.judges.refusal.int8 import Int8Linear, observe_inputs
 
 
 def _select(linear: nn.Linear, rows: torch.Tensor | None = None,

@@ -1,0 +1,1 @@
+"""Training the `refusal` judge: its data generator and the training script."""
