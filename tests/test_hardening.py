@@ -327,6 +327,7 @@ def test_a_second_process_on_a_locked_run_is_refused_naming_the_holder(tmp_path:
     assert done.returncode == 2, done.stderr
     assert f"PID {os.getpid()}" in one_line_error(done.stderr)
     assert not (out / "generations.jsonl").exists()
+    assert not (out / ".alignaudit.lock").exists()  # removed on release
 
 
 def test_an_audit_directory_is_locked_too(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -361,6 +362,7 @@ def test_duplicate_lines_are_read_once_everywhere(
     code, _, err = cli(capsys, "score", str(run), "--out", str(out))
     assert code == 0, err
     assert len(read_jsonl(out)) == 4
+    assert not (tmp_path / ".j.jsonl.lock").exists()
     code, _, err = cli(capsys, "report", str(run), "--out", str(tmp_path / "r.html"))
     assert code == 0, err
     assert "| run | keyword | 4 |" in (tmp_path / "r.md").read_text()

@@ -1,9 +1,10 @@
 """One process per run (or audit) directory: an exclusive `flock` held while the process works.
 
 Two `eval` processes appending to one run would interleave their lines and judge every request
-twice. The lock is a file in the directory holding the holder's PID, so the refusal can say who
-holds it; the kernel releases it when the process dies, so a `kill -9` leaves nothing stale.
-The same process may take the same lock again (an audit runs evaluations inside its directory).
+twice. The lock is a file in the directory (beside an output file) holding the holder's PID, so
+the refusal can say who holds it. It is removed on release; the kernel releases the lock when
+the process dies, so a file a `kill -9` leaves behind locks nothing. The same process may take
+the same lock again (an audit runs evaluations inside its directory).
 """
 
 import fcntl
@@ -43,21 +44,33 @@ def exclusive(target: Path | str, directory: bool = True) -> Iterator[None]:
             _held[path] = (descriptor, count - 1)
         else:
             del _held[path]
+            path.unlink(missing_ok=True)  # still locked: no one can take a half-removed lock
             os.close(descriptor)
 
 
 def _acquire(path: Path, target: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
-        os.close(descriptor)
-        raise AlignAuditError(
-            f"{target} is in use by another alignaudit process (PID {holder}); wait for it to "
-            "finish, or stop it, then rerun"
-        ) from None
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(descriptor)
+            raise AlignAuditError(
+                f"{target} is in use by another alignaudit process (PID {holder}); wait for it "
+                "to finish, or stop it, then rerun"
+            ) from None
+        if _same_file(descriptor, path):
+            break
+        os.close(descriptor)  # the holder removed it between our open and lock: take the new one
     os.ftruncate(descriptor, 0)
     os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
     return descriptor
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        return False
