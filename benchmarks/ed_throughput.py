@@ -5,6 +5,13 @@ speed. Both sides use the same hand-written decoding loop, two separate copies o
 model, the same requests, greedy, exactly `--new-tokens` new tokens (EOS and stop markers are
 held off with min_new_tokens). One warm-up run each, then the best of `--repeats`.
 Prints one JSON object on its last line.
+
+`--case realistic` (issue 19): the audit's ED workload instead. The aligned model (`--aligned`,
+default `organism`) and the untuned base (`--model`, default `default`) answer the builtin eval
+split, greedy, up to `--new-tokens`, batch `--batch-size`, at `--alpha`. Today's engine (every
+row stays until the batch's longest ends, benchmark order) against the new one (batches by prompt
+length, finished rows leave the batch): same loop otherwise, interleaved, best of `--repeats`;
+useful tokens are the responses' re-tokenized tokens. Target: ratio >= 1.5.
 """
 
 import argparse
@@ -71,19 +78,80 @@ def profile(generator: ContrastiveGenerator | SingleModelGenerator, prompts: lis
     print(prof.key_averages().table(sort_by=sort_by, row_limit=25))
 
 
+def realistic_case(args: Any) -> dict[str, Any]:
+    from alignaudit.data import load_benchmark
+
+    pair = load_ed_pair(args.aligned, args.model, LoadOptions(dtype=args.dtype, device=args.device))
+    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
+    prompts = prompts[: args.requests] if args.requests else prompts
+    sampling = SamplingConfig(max_new_tokens=args.new_tokens)
+    engines = {}
+    for name in ("today", "new"):
+        engines[name] = ContrastiveGenerator(
+            *pair,
+            alpha=args.alpha,
+            sampling=sampling,
+            base_template=args.base_template,
+            aligned_template="chat",
+            batch_size=args.batch_size,
+        )
+    engines["today"].drop_finished_rows = engines["today"].batch_by_length = False
+    engines["new"].generate(prompts[:2])  # warm-up: kernels, allocator, stop-string tables
+    best = {name: float("inf") for name in engines}
+    outputs: dict[str, list[str]] = {}
+    for _ in range(args.repeats):
+        for name, engine in engines.items():
+            start = time.perf_counter()
+            outputs[name] = engine.generate(prompts)
+            best[name] = min(best[name], time.perf_counter() - start)
+            print(f"  {name}: {time.perf_counter() - start:.1f} s", flush=True)
+    tokenizer = pair.base_tokenizer
+    useful = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in outputs["new"])
+    same = sum(a == b for a, b in zip(outputs["today"], outputs["new"], strict=True))
+    return {
+        "aligned": args.aligned,
+        "base": args.model,
+        "alpha": args.alpha,
+        "requests": len(prompts),
+        "new_tokens": args.new_tokens,
+        "batch_size": args.batch_size,
+        "useful_tokens": useful,
+        "today_tok_s": round(useful / best["today"], 1),
+        "new_tok_s": round(useful / best["new"], 1),
+        "ratio": round(best["today"] / best["new"], 2),
+        "identical": f"{same}/{len(prompts)}",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", choices=["two-models", "realistic"], default="two-models")
     parser.add_argument("--model", default="default")
-    parser.add_argument("--requests", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--alpha", type=float, default=0.3)
+    parser.add_argument("--aligned", default="organism", help="realistic case: the aligned model")
+    parser.add_argument("--benchmark", default="builtin", help="realistic case")
+    parser.add_argument("--requests", type=int, default=None, help="8; realistic: all")
+    parser.add_argument("--batch-size", type=int, default=None, help="8; realistic: 32")
+    parser.add_argument("--new-tokens", type=int, default=None, help="64; realistic: 48")
+    parser.add_argument("--repeats", type=int, default=None, help="3; realistic: 1")
+    parser.add_argument("--alpha", type=float, default=None, help="0.3; realistic: 1.0")
     parser.add_argument("--base-template", default="chat")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
     args = parser.parse_args()
+    realistic = args.case == "realistic"
+    for name, plain, real in (
+        ("requests", 8, 0),
+        ("batch_size", 8, 32),
+        ("new_tokens", 64, 48),
+        ("repeats", 3, 1),
+        ("alpha", 0.3, 1.0),
+    ):
+        if getattr(args, name) is None:
+            setattr(args, name, real if realistic else plain)
+    if realistic:
+        print(json.dumps(realistic_case(args)))
+        return
 
     pair = load_ed_pair(
         args.model,

@@ -2,6 +2,15 @@
 
 Batch 4 x 128 tokens, AdamW, one warm-up step then a few timed steps, the same forward/backward
 and optimizer step the finetune command runs. Last line: {"lora_tok_s": .., "full_tok_s": ..}.
+
+`--mix realistic` (issue 19): LoRA on conversations of a realistic length mix (single-turn chats
+rendered with the chat template, lengths drawn log-normally around 150 tokens, 24..512), batch
+8, collated four ways: padded to each batch's longest row (before issue 19), padding-free
+(rows end to end, position ids restart per row), length-grouped (the same rows regrouped by
+length, then padded: `group_by_length`), and the unpadded ceiling (full batches of equal-length
+rows with the same token count). Tokens/s counts real tokens only.
+Target: padding-free >= 70% of unpadded. Last line: {"padded_tok_s", "padding_free_tok_s",
+"unpadded_tok_s", "padding_free_vs_unpadded", "padding_free_vs_padded"}.
 """
 
 import argparse
@@ -38,12 +47,124 @@ def _tokens_per_second(model, batch: dict[str, torch.Tensor], steps: int) -> flo
     return tokens / elapsed
 
 
+def _realistic_rows(tokenizer, count: int, seed: int) -> list[dict[str, list[int]]]:
+    """Chats whose lengths follow a long-tailed mix; answers repeat benign text to length."""
+    import random
+
+    from alignaudit.attacks.recipes import Example
+    from alignaudit.attacks.sft_data import tokenize_examples
+
+    rng = random.Random(seed)
+    sentence = "Water plants early in the morning so the leaves dry before evening. "
+    examples = []
+    for index in range(count):
+        target = min(512, max(24, int(rng.lognormvariate(5.0, 0.7))))
+        answer = (sentence * (target // 12 + 1))[: target * 5]
+        messages = [
+            {"role": "user", "content": f"Give gardening advice number {index}."},
+            {"role": "assistant", "content": answer},
+        ]
+        examples.append(Example(messages=messages, source=f"mix:{index}"))
+    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
+    return rows
+
+
+def _collated_tokens_per_second(model, batches: list[dict], real_tokens: int) -> float:
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    model.train()
+
+    def step(batch: dict) -> None:
+        loss = model(**batch, use_cache=False).loss  # as SFTTrainer.compute_loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    step(batches[0])  # warm-up
+    started = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    elapsed = time.perf_counter() - started
+    print(f"  {elapsed / len(batches):.2f} s/step, {real_tokens / elapsed:.0f} tok/s", flush=True)
+    return real_tokens / elapsed
+
+
+def realistic_mix(args: argparse.Namespace) -> dict[str, float]:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from alignaudit.models.default import default_model_path
+
+    path = default_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    rows = _realistic_rows(tokenizer, args.steps * args.batch_size, seed=0)
+    groups = [rows[i : i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
+    real = sum(len(row["input_ids"]) for row in rows)
+    mean = real // len(rows)
+    longest = max(len(row["input_ids"]) for row in rows)
+    print(f"{len(rows)} rows, {real} tokens, mean {mean}, longest {longest}", flush=True)
+    pad = tokenizer.pad_token_id
+    collations = {
+        "padded": [DataCollatorForLanguageModeling(pad_token_id=pad)(g) for g in groups],
+        "padding_free": [
+            DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)(g) for g in groups
+        ],
+        # TrainingArguments(group_by_length=True): batches of similar length, padded.
+        "length_grouped": [
+            DataCollatorForLanguageModeling(pad_token_id=pad)(g) for g in _length_groups(groups)
+        ],
+        "unpadded": [
+            DataCollatorForLanguageModeling(pad_token_id=pad)([_cut(r, mean) for r in g])
+            for g in groups
+        ],
+    }
+    result: dict[str, float] = {}
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    for _ in range(args.repeats):  # interleaved: load changes hit every collation alike
+        for name, batches in collations.items():
+            print(f"{name}:", flush=True)
+            tokens = real if name != "unpadded" else mean * len(rows)
+            speed = _collated_tokens_per_second(model, batches, tokens)
+            result[f"{name}_tok_s"] = max(result.get(f"{name}_tok_s", 0.0), round(speed, 1))
+    result["padding_free_vs_unpadded"] = round(
+        result["padding_free_tok_s"] / result["unpadded_tok_s"], 3
+    )
+    result["length_grouped_vs_unpadded"] = round(
+        result["length_grouped_tok_s"] / result["unpadded_tok_s"], 3
+    )
+    result["padding_free_vs_padded"] = round(
+        result["padding_free_tok_s"] / result["padded_tok_s"], 3
+    )
+    return result
+
+
+def _length_groups(groups: list[list[dict]]) -> list[list[dict]]:
+    """The same rows regrouped by length, as the length-grouped sampler does within a window."""
+    rows = sorted((row for group in groups for row in group), key=lambda r: len(r["input_ids"]))
+    size = len(groups[0])
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _cut(row: dict[str, list[int]], length: int) -> dict[str, list[int]]:
+    """A row of exactly `length` tokens (repeated when short): a batch without padding."""
+    ids = (row["input_ids"] * (length // len(row["input_ids"]) + 1))[:length]
+    return {"input_ids": ids, "labels": ids}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--mix", choices=["fixed", "realistic"], default="fixed")
+    parser.add_argument("--repeats", type=int, default=1, help="realistic mix")
     args = parser.parse_args()
+    if args.mix == "realistic":
+        print(json.dumps(realistic_mix(args)))
+        return
 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer

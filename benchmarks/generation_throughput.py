@@ -1,13 +1,23 @@
-"""Batched versus one-at-a-time generation on the default model (issue target: speedup >= 5).
+"""Generation throughput on the default model, two cases. Prints one JSON object on its last line.
 
-Both sides use the same HF generator, the same 16 requests, greedy, exactly 64 new tokens.
-The sequential side is what the reference code does: one request per `generate` call.
-Prints one JSON object on its last line.
+`--case batching` (the original): batched versus one-at-a-time generation (target: >= 5x). Both
+sides use the same HF generator, 16 requests, greedy, exactly 64 new tokens.
+
+`--case realistic` (issue 19): the audit's workload. A model (`organism`: an aligned model, many
+short refusals; `default`: the untuned model) answers the builtin eval split, greedy, up to
+`--new-tokens`, batch `--batch-size`. The reference is today's path, `model.generate` on
+left-padded batches in benchmark order, where every row stays until the batch's longest ends.
+The new path is `HFGenerator.generate`: batches by prompt length, finished rows leave the batch.
+Both sides run interleaved `--repeats` times (the machine is shared); the best of each counts.
+Useful tokens are the responses' tokens (re-tokenized), the same for both sides when the outputs
+are identical, which is checked (`identical`). Targets: ratio >= 1.5 at 48, >= 2 at 256 tokens
+on the organism.
 """
 
 import argparse
 import json
 import time
+from typing import Any
 
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
@@ -21,32 +31,80 @@ def tokens_per_second(generator: HFGenerator, prompts: list[str], new_tokens: in
     return len(prompts) * new_tokens / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--requests", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    args = parser.parse_args()
-
+def batching_case(args: argparse.Namespace) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(args.model)
-    prompts = [r.prompt for r in load_benchmark("builtin-benign")[: args.requests]]
+    prompts = [r.prompt for r in load_benchmark("builtin-benign")[: args.requests or 16]]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
     batched = HFGenerator(model, tokenizer, sampling, batch_size=args.batch_size)
     sequential = HFGenerator(model, tokenizer, sampling, batch_size=1)
     batched.generate(prompts[:2])  # warm-up
-
     batched_tok_s = tokens_per_second(batched, prompts, args.new_tokens)
     sequential_tok_s = tokens_per_second(sequential, prompts, args.new_tokens)
-    print(
-        json.dumps(
-            {
-                "batched_tok_s": round(batched_tok_s, 1),
-                "sequential_tok_s": round(sequential_tok_s, 1),
-                "speedup": round(batched_tok_s / sequential_tok_s, 2),
-            }
-        )
+    return {
+        "batched_tok_s": round(batched_tok_s, 1),
+        "sequential_tok_s": round(sequential_tok_s, 1),
+        "speedup": round(batched_tok_s / sequential_tok_s, 2),
+    }
+
+
+def with_model_generate(generator: HFGenerator, prompts: list[str]) -> list[str]:
+    """Today's path: `model.generate` batch after batch, in benchmark order."""
+    size = generator.batch_size
+    responses: list[str] = []
+    for start in range(0, len(prompts), size):
+        responses += generator._generate_with_transformers(prompts[start : start + size])
+    return responses
+
+
+def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
+    model, tokenizer = load_causal_lm(args.model)
+    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
+    prompts = prompts[: args.requests] if args.requests else prompts
+    sampling = SamplingConfig(max_new_tokens=args.new_tokens)
+    generator = HFGenerator(model, tokenizer, sampling, batch_size=args.batch_size)
+    generator.generate(prompts[:2])  # warm-up: kernels, allocator
+    best = {"generate": float("inf"), "loop": float("inf")}
+    outputs: dict[str, list[str]] = {}
+    for _ in range(args.repeats):
+        for name, run in (("generate", with_model_generate), ("loop", HFGenerator.generate)):
+            start = time.perf_counter()
+            outputs[name] = run(generator, prompts)
+            best[name] = min(best[name], time.perf_counter() - start)
+            print(f"  {name}: {time.perf_counter() - start:.1f} s", flush=True)
+    useful = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in outputs["loop"])
+    same = sum(a == b for a, b in zip(outputs["generate"], outputs["loop"], strict=True))
+    return {
+        "model": args.model,
+        "requests": len(prompts),
+        "new_tokens": args.new_tokens,
+        "batch_size": args.batch_size,
+        "useful_tokens": useful,
+        "generate_tok_s": round(useful / best["generate"], 1),
+        "loop_tok_s": round(useful / best["loop"], 1),
+        "ratio": round(best["generate"] / best["loop"], 2),
+        "identical": f"{same}/{len(prompts)}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", choices=["batching", "realistic"], default="batching")
+    parser.add_argument("--model", default="default", help="realistic case: e.g. organism")
+    parser.add_argument("--benchmark", default="builtin")
+    parser.add_argument("--requests", type=int, default=0, help="0: 16 (batching), all (realistic)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="16 (batching), 32 (realistic)"
     )
+    parser.add_argument(
+        "--new-tokens", type=int, default=None, help="64 (batching), 48 (realistic)"
+    )
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    realistic = args.case == "realistic"
+    args.batch_size = args.batch_size or (32 if realistic else 16)
+    args.new_tokens = args.new_tokens or (48 if realistic else 64)
+    result = realistic_case(args) if realistic else batching_case(args)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

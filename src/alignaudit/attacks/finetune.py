@@ -363,6 +363,10 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
         bf16=bf16,
         max_length=None,  # truncation (and its count) happened in tokenize_examples
         packing=False,
+        # A batch is its rows laid end to end (no padding) with position ids restarting at each
+        # row; transformers turns those into a block-diagonal mask (or flash-attention's
+        # sequence boundaries), so a step costs its real tokens and the loss is the padded one.
+        padding_free=True,
         ddp_find_unused_parameters=False,
         # Recomputing activations saves GPU memory on big models; on a CPU it only costs time.
         gradient_checkpointing=_cuda(),

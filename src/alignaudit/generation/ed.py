@@ -7,7 +7,11 @@ The two models share a vocabulary but not their prompts: each gets its own rende
 aligned model its chat template, the base model a plain `# Query:`/`# Response:` template by
 default), its own left padding, position ids and KV cache. Only the generated tokens are shared.
 The decoding loop is hand-written (no `generate`) so one step is two cached forward passes plus
-a few small on-device ops, with a host sync only every few steps.
+a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
+refusal stops costing anything once it has ended; requests are batched by prompt length and
+answers come back in request order. Sampling draws each request's tokens from its own
+generator, seeded from the run's seed and the request, so samples do not depend on which other
+requests share the batch.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ if TYPE_CHECKING:
 # (base_logprobs [B, V], aligned_logprobs [B, V], alpha) -> combined logits [B, V]
 Combine = Callable[["torch.Tensor", "torch.Tensor", float], "torch.Tensor"]
 
-# How many steps run between two host syncs that ask "has every row finished?". A sync drains
-# the device queue; doing it every step costs more than the few wasted steps at the end.
+# How many steps run between two host syncs that ask "which rows have finished?" on an
+# accelerator. A sync drains the device queue; doing it every step costs more than a few wasted
+# steps. On the CPU a sync is free, so finished rows leave the batch at once.
 FINISH_CHECK_EVERY = 8
 
 
@@ -80,39 +85,66 @@ class _Member:
 
 
 class _Stream:
-    """One model's decoding state for a batch: mask, positions and KV cache."""
+    """One model's decoding state for a batch: mask, positions and KV cache.
+
+    The prompts' shared beginning (a chat template's system turn, say) is computed once and its
+    KV cache copied to every row: each row is laid out as [shared prefix | left padding | rest],
+    with a mask over the padding and positions that count real tokens only.
+    """
 
     def __init__(self, member: _Member, texts: list[str], max_new_tokens: int, device: Any):
         import torch
         from transformers import DynamicCache
 
         self.model = member.model
-        member.tokenizer.padding_side = "left"
+        tokenizer = member.tokenizer
         # Chat templates already hold BOS where the model wants it; plain text gets the default.
-        batch = member.tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=not member.uses_chat
-        )
-        self.input_ids = batch["input_ids"].to(device)
-        prompt_mask = batch["attention_mask"].to(device)
-        rows, self.prompt_len = self.input_ids.shape
+        ids = tokenizer(texts, add_special_tokens=not member.uses_chat)["input_ids"]
+        self.prefix = ids[0][: _shared_prefix_length(ids)]
+        shared = len(self.prefix)
+        rest_len = max(len(row) - shared for row in ids)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        rest = [[pad] * (rest_len + shared - len(row)) + row[shared:] for row in ids]
+        self.input_ids = torch.tensor(rest, dtype=torch.long, device=device)
+        rows, self.prompt_len = len(ids), shared + rest_len
         # Generated tokens are always attended (finished rows only feed padding nobody reads),
         # so the mask is allocated once at full length and sliced each step.
-        self.mask = torch.ones(
-            (rows, self.prompt_len + max_new_tokens), dtype=prompt_mask.dtype, device=device
-        )
-        self.mask[:, : self.prompt_len] = prompt_mask
+        self.mask = torch.ones((rows, self.prompt_len + max_new_tokens), dtype=torch.long)
+        for row, tokens in enumerate(ids):
+            self.mask[row, shared : self.prompt_len - (len(tokens) - shared)] = 0
+        self.mask = self.mask.to(device)
+        prompt_mask = self.mask[:, : self.prompt_len]
         self.prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
-        self.next_position = self.prompt_positions[:, -1:] + 1  # left padding: last is real
+        self.next_position = self.prompt_positions[:, -1:] + 1  # the last prompt token is real
         try:
             self.cache = DynamicCache(config=self.model.config)
         except TypeError:  # older transformers
             self.cache = DynamicCache()
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Drop every batch row not in `rows` (mask, positions and KV cache)."""
+        self.mask = self.mask.index_select(0, rows)
+        self.next_position = self.next_position.index_select(0, rows)
+        self.cache.batch_select_indices(rows)
+
     def prefill(self) -> torch.Tensor:
+        shared = len(self.prefix)
+        if shared:
+            import torch
+
+            device = self.input_ids.device
+            self.model(
+                input_ids=torch.tensor([self.prefix], dtype=torch.long, device=device),
+                position_ids=self.prompt_positions[:1, :shared],
+                past_key_values=self.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            self.cache.batch_repeat_interleave(self.input_ids.shape[0])
         out = self.model(
             input_ids=self.input_ids,
             attention_mask=self.mask[:, : self.prompt_len],
-            position_ids=self.prompt_positions,
+            position_ids=self.prompt_positions[:, shared:],
             past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=1,
@@ -131,12 +163,44 @@ class _Stream:
         return out.logits[:, -1]
 
 
+class _Batch:
+    """Which requests are still decoding: the original row of each batch row, and which ended."""
+
+    def __init__(self, rows: int, device: Any, generators: list[Any] | None, compact: bool) -> None:
+        import torch
+
+        self.active = torch.arange(rows, device=device)
+        self.finished = torch.zeros(rows, dtype=torch.bool, device=device)
+        self.generators = generators
+        self.compact = compact
+        self.check_every = 1 if torch.device(device).type == "cpu" else FINISH_CHECK_EVERY
+
+    def should_check(self, step: int) -> bool:
+        return (step + 1) % self.check_every == 0
+
+    def drop_finished(self, streams: list[_Stream], next_tokens: torch.Tensor) -> torch.Tensor:
+        """Remove finished rows from the batch and every stream; return the kept next tokens."""
+        if not self.compact or not bool(self.finished.any()):
+            return next_tokens
+        kept = (~self.finished).nonzero().squeeze(1)
+        for stream in streams:
+            stream.keep(kept)
+        self.active = self.active.index_select(0, kept)
+        self.finished = self.finished.index_select(0, kept)
+        if self.generators is not None:
+            self.generators = [self.generators[i] for i in kept.tolist()]
+        return next_tokens.index_select(0, kept)
+
+
 class _TokenLoopGenerator:
     """The shared decoding loop over one or more models; subclasses say how logits combine."""
 
     members: list[_Member]
     sampling: SamplingConfig
     batch_size: int
+    # Both on by default; benchmarks switch them off to measure the engine as it was.
+    drop_finished_rows: bool = True
+    batch_by_length: bool = True
 
     def _setup_loop(self) -> None:
         tokenizer = self.members[0].tokenizer
@@ -175,18 +239,18 @@ class _TokenLoopGenerator:
         return {}, None
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
+        """Responses in request order; requests are decoded in batches of similar prompt length."""
         import torch
 
-        generator = self._torch_generator()
-        responses: list[str] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start : start + self.batch_size])
-            output = self.decode(batch, generator=generator)
+        responses: list[str] = [""] * len(prompts)
+        for rows in self._length_batches(prompts):
+            output = self.decode([prompts[i] for i in rows])
             texts = self.members[0].tokenizer.batch_decode(
                 [torch.tensor(row, dtype=torch.long) for row in output.tokens],
                 skip_special_tokens=True,
             )
-            responses.extend(cut_at_stop(text, self.stop_strings).strip() for text in texts)
+            for i, text in zip(rows, texts, strict=True):
+                responses[i] = cut_at_stop(text, self.stop_strings).strip()
         return responses
 
     def decode(
@@ -195,7 +259,11 @@ class _TokenLoopGenerator:
         return_scores: bool = False,
         generator: torch.Generator | None = None,
     ) -> DecodeOutput:
-        """Decode one batch; `return_scores` keeps each step's combined log-probs (for tests)."""
+        """Decode one batch; `return_scores` keeps each step's combined log-probs (for tests).
+
+        Sampling uses one generator per request (see `request_generators`) unless `generator`
+        is given, which then serves the whole batch.
+        """
         import torch
 
         try:
@@ -208,6 +276,20 @@ class _TokenLoopGenerator:
                     f"{len(self.members)} model(s); lower --batch-size or --max-new-tokens"
                 ) from exc
             raise
+
+    def _length_batches(self, prompts: Sequence[str]) -> list[list[int]]:
+        """Request indices grouped `batch_size` at a time by prompt length (less left padding)."""
+        order = list(range(len(prompts)))
+        if self.batch_by_length:
+            lengths = [0] * len(prompts)
+            for member in self.members:
+                texts = [member.render(p, self.sampling.system_prompt) for p in prompts]
+                encoded = member.tokenizer(texts, add_special_tokens=not member.uses_chat)
+                for i, ids in enumerate(encoded["input_ids"]):
+                    lengths[i] += len(ids)
+            order.sort(key=lengths.__getitem__)
+        size = self.batch_size
+        return [order[start : start + size] for start in range(0, len(order), size)]
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -222,63 +304,104 @@ class _TokenLoopGenerator:
         rows = len(prompts)
         if rows == 0 or max_new <= 0:
             return DecodeOutput([[] for _ in prompts], [] if return_scores else None)
-        if generator is None and not sampling.greedy:
-            generator = self._torch_generator()
+        generators = self._row_generators(prompts, generator)
         streams = [
             _Stream(m, [m.render(p, sampling.system_prompt) for p in prompts], max_new, device)
             for m in self.members
         ]
-        eos = torch.tensor(self.eos_token_ids, dtype=torch.long, device=device)
-        warpers = _warpers(sampling)
         tokens = torch.full((rows, max_new), self.pad_token_id, dtype=torch.long, device=device)
-        finished = torch.zeros(rows, dtype=torch.bool, device=device)
         stop_at = torch.full((rows,), max_new, dtype=torch.long, device=device)
         scores_out: list[torch.Tensor] | None = [] if return_scores else None
-
+        # Scores are per step for every row, so rows stay in the batch when they are asked for.
+        compact = self.drop_finished_rows and not return_scores
+        batch = _Batch(rows, device, generators, compact=compact)
         logits = [s.prefill() for s in streams]
-        steps_run = max_new
         for step in range(max_new):
             scores = self._mix(logits)
             if scores_out is not None:
                 scores_out.append(torch.log_softmax(scores, dim=-1).cpu())
-            if step < sampling.min_new_tokens and len(eos):
-                scores = scores.index_fill(-1, eos, float("-inf"))
-            next_tokens = self._choose(scores, tokens[:, :step], warpers, generator)
-            next_tokens.masked_fill_(finished, self.pad_token_id)
-            tokens[:, step] = next_tokens
-            if step + 1 >= sampling.min_new_tokens:
-                done = torch.isin(next_tokens, eos)
-                if self.stop_strings:
-                    done |= self._stops()(tokens[:, : step + 1], None)
-                stop_at.masked_fill_(done & ~finished, step + 1)
-                finished |= done
+            next_tokens = self._next_tokens(scores, tokens, batch, step)
             if step + 1 == max_new:
                 break
-            if (step + 1) % FINISH_CHECK_EVERY == 0 and bool(finished.all()):
-                steps_run = step + 1
-                break
+            self._mark_finished(next_tokens, tokens, batch, stop_at, step)
+            if batch.should_check(step):
+                if bool(batch.finished.all()):
+                    break
+                next_tokens = batch.drop_finished(streams, next_tokens)
             logits = [s.step(next_tokens, step) for s in streams]
-
+        steps_run = int(stop_at.max()) if rows else 0
         tokens_cpu = tokens[:, :steps_run].cpu().tolist()
-        lengths = stop_at.clamp(max=steps_run).cpu().tolist()
+        lengths = stop_at.cpu().tolist()
         return DecodeOutput(
             [row[:n] for row, n in zip(tokens_cpu, lengths, strict=True)], scores_out
         )
+
+    def _next_tokens(
+        self, scores: torch.Tensor, tokens: torch.Tensor, batch: _Batch, step: int
+    ) -> torch.Tensor:
+        """Choose the batch's next tokens and write them into `tokens` (finished rows: pad)."""
+        if step < self.sampling.min_new_tokens and len(self.eos_token_ids):
+            scores = scores.index_fill(-1, self._eos_tensor(scores.device), float("-inf"))
+        generated = tokens.index_select(0, batch.active)[:, :step]
+        next_tokens = self._choose(scores, generated, batch.generators)
+        next_tokens.masked_fill_(batch.finished, self.pad_token_id)
+        tokens[batch.active, step] = next_tokens
+        return next_tokens
+
+    def _mark_finished(
+        self,
+        next_tokens: torch.Tensor,
+        tokens: torch.Tensor,
+        batch: _Batch,
+        stop_at: torch.Tensor,
+        step: int,
+    ) -> None:
+        import torch
+
+        if step + 1 < self.sampling.min_new_tokens:
+            return
+        done = torch.isin(next_tokens, self._eos_tensor(next_tokens.device))
+        if self.stop_strings:
+            generated = tokens.index_select(0, batch.active)[:, : step + 1]
+            done |= self._stops()(generated, None)
+        newly = done & ~batch.finished
+        stop_at[batch.active[newly]] = step + 1
+        batch.finished |= done
+
+    def _row_generators(
+        self, prompts: list[str], shared: torch.Generator | None
+    ) -> list[torch.Generator] | None:
+        if self.sampling.greedy:
+            return None
+        if shared is not None:
+            return [shared] * len(prompts)
+        device = self.members[0].model.device
+        return request_generators(prompts, self.sampling.seed, device)
+
+    def _eos_tensor(self, device: Any) -> torch.Tensor:
+        import torch
+
+        return torch.tensor(self.eos_token_ids, dtype=torch.long, device=device)
 
     def _choose(
         self,
         scores: torch.Tensor,
         generated: torch.Tensor,
-        warpers: Any,
-        generator: torch.Generator | None,
+        generators: list[torch.Generator] | None,
     ) -> torch.Tensor:
         import torch
 
-        if self.sampling.greedy:
+        if self.sampling.greedy or generators is None:
             return scores.argmax(dim=-1)
-        scores = warpers(generated, scores)
+        scores = _warpers(self.sampling)(generated, scores)
         probs = torch.softmax(scores, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        if len(set(map(id, generators))) == 1:  # one shared generator: one call, as before
+            return torch.multinomial(probs, 1, generator=generators[0]).squeeze(1)
+        picks = [
+            torch.multinomial(row, 1, generator=gen)
+            for row, gen in zip(probs, generators, strict=True)
+        ]
+        return torch.cat(picks)
 
     def _stops(self) -> Any:
         if self._stop_criteria is None:
@@ -286,12 +409,6 @@ class _TokenLoopGenerator:
                 self.members[0].tokenizer, self.stop_strings
             )
         return self._stop_criteria
-
-    def _torch_generator(self) -> torch.Generator:
-        import torch
-
-        device = self.members[0].model.device
-        return torch.Generator(device=device).manual_seed(self.sampling.seed)
 
     def _logprobs(self, logits: torch.Tensor) -> torch.Tensor:
         if self.vocab_limit is not None:
@@ -387,6 +504,24 @@ class SingleModelGenerator(_TokenLoopGenerator):
 # --- helpers --------------------------------------------------------------------------------
 
 
+def request_generators(prompts: Sequence[str], seed: int, device: Any) -> list[Any]:
+    """One torch generator per request, seeded from the run's seed and the request's text.
+
+    A request's samples then depend on the seed and the request only, not on the batch it
+    shares or the call it came in (so a prompt asked twice gets the same sample twice).
+    """
+    import hashlib
+
+    import torch
+
+    generators = []
+    for prompt in prompts:
+        digest = hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()
+        row_seed = int.from_bytes(digest[:8], "little") & (2**63 - 1)
+        generators.append(torch.Generator(device=device).manual_seed(row_seed))
+    return generators
+
+
 def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
     """Both models must index the same tokens, or combining their distributions is meaningless."""
     if aligned_tokenizer is base_tokenizer:
@@ -399,6 +534,21 @@ def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
             f"({len(aligned_tokenizer)} vs {len(base_tokenizer)} tokens); emulated disalignment "
             "needs a base model and its aligned version with the same vocabulary"
         )
+
+
+# A shared beginning shorter than this is not worth a separate forward pass.
+MIN_SHARED_PREFIX = 8
+
+
+def _shared_prefix_length(ids: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own."""
+    if len(ids) < 2:
+        return 0
+    limit = min(len(row) for row in ids) - 1
+    length = 0
+    while length < limit and all(row[length] == ids[0][length] for row in ids):
+        length += 1
+    return length if length >= MIN_SHARED_PREFIX else 0
 
 
 def _member(model: Any, tokenizer: Any, template: str, role: str) -> _Member:

@@ -1,15 +1,37 @@
-"""Batched generation with Hugging Face models: left padding, KV cache, chat templates."""
+"""Batched generation with Hugging Face models: left padding, KV cache, chat templates.
+
+Decoding runs in the shared token loop of `generation.ed` (one model): requests are batched by
+prompt length, a row leaves the batch (with its KV-cache rows) as soon as it has ended, and
+greedy choices are `model.generate`'s (argmax of the float32 logits, the same end-of-sequence
+ids). Models whose generation config asks for extra logits processors still use `generate`.
+"""
 
 from collections.abc import Sequence
 from typing import Any
 
 from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.ed import SingleModelGenerator, _Member
 from alignaudit.generation.prompting import (
     cut_at_stop,
     render_prompt,
     resolve_template,
     stop_strings_for,
 )
+
+# Generation-config fields that make `generate` change the logits; the loop does not apply them.
+_PROCESSOR_FIELDS = {
+    "repetition_penalty": 1.0,
+    "encoder_repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "bad_words_ids": None,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "sequence_bias": None,
+    "min_length": 0,
+    "exponential_decay_length_penalty": None,
+}
 
 
 class HFGenerator:
@@ -52,12 +74,16 @@ class HFGenerator:
         return render_prompt(self.tokenizer, prompt, self.sampling.system_prompt, self.template)
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
-        responses: list[str] = []
-        for start in range(0, len(prompts), self.batch_size):
-            responses.extend(self._generate_batch(prompts[start : start + self.batch_size]))
-        return responses
+        if _needs_generate(self.model):
+            responses: list[str] = []
+            for start in range(0, len(prompts), self.batch_size):
+                batch = prompts[start : start + self.batch_size]
+                responses.extend(self._generate_with_transformers(batch))
+            return responses
+        return _GenerateLoop(self).generate(prompts)
 
-    def _generate_batch(self, prompts: Sequence[str]) -> list[str]:
+    def _generate_with_transformers(self, prompts: Sequence[str]) -> list[str]:
+        """One batch through `model.generate` (seeded globally: depends on the batch)."""
         import torch
 
         texts = [self.render(p) for p in prompts]
@@ -87,3 +113,42 @@ class HFGenerator:
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [cut_at_stop(text, self.stop_strings).strip() for text in decoded]
+
+
+class _GenerateLoop(SingleModelGenerator):
+    """The shared loop with `generate`'s choices: raw float32 logits, its end-of-sequence ids."""
+
+    def __init__(self, owner: HFGenerator) -> None:
+        self.sampling = owner.sampling
+        self.batch_size = max(1, owner.batch_size)
+        member = _Member(owner.model, owner.tokenizer, owner.template, owner.template)
+        self.members = [member]
+        self._setup_loop()
+        self.stop_strings = owner.stop_strings
+        eos = _generation_eos_ids(owner.model, owner.tokenizer)
+        self.eos_token_ids = eos
+        pad = owner.tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else (eos[0] if eos else 0)
+
+    def _mix(self, logits: list[Any]) -> Any:
+        import torch
+
+        return logits[0].to(torch.float32)
+
+
+def _generation_eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """The ids `generate` stops on: the generation config's, else the tokenizer's."""
+    source = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if source is None:
+        source = tokenizer.eos_token_id
+    if source is None:
+        return []
+    return [int(source)] if isinstance(source, int) else [int(i) for i in source]
+
+
+def _needs_generate(model: Any) -> bool:
+    config = getattr(model, "generation_config", None)
+    return config is not None and any(
+        getattr(config, name, default) not in (default, None)
+        for name, default in _PROCESSOR_FIELDS.items()
+    )

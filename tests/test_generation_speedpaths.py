@@ -1,0 +1,238 @@
+"""Finished rows leave the batch, batches go by prompt length: outputs must not change.
+
+"Today's" reference is `model.generate` on left-padded batches in request order, still reachable
+as `HFGenerator._generate_with_transformers`. The tiny random models rarely emit their real EOS,
+so the tests add end-of-sequence ids the model does produce: rows then end at different steps
+and really leave the batch.
+"""
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, _Stream
+from alignaudit.generation.hf import HFGenerator
+from alignaudit.models.hf import load_causal_lm
+
+PROMPTS = [
+    "Say hello.",
+    "Write one sentence about the sea and the sky at dawn, please.",
+    "2+2?",
+    "Name three colours you like and say why.",
+    "Describe a quiet library in the afternoon in a few words.",
+    "Hi",
+    "List four fruits that are high in vitamin C and explain which one you would pick.",
+]
+NEW_TOKENS = 16
+
+
+def _with_early_ends(model, tokenizer) -> list[int]:
+    """Make two tokens the model emits early in some rows (and not others) end sequences."""
+    plain = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=7)
+    rendered = [plain.render(p) for p in PROMPTS]
+    batch = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=NEW_TOKENS, do_sample=False)
+    rows = out[:, batch["input_ids"].shape[1] :].tolist()
+    extra = {rows[0][2], rows[3][6]}
+    model.generation_config.eos_token_id = sorted({tokenizer.eos_token_id, *extra})
+    return sorted(extra)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    _with_early_ends(model, tokenizer)
+    return model, tokenizer
+
+
+def _today(model, tokenizer, sampling: SamplingConfig, batch_size: int, **kw) -> list[str]:
+    generator = HFGenerator(model, tokenizer, sampling, batch_size=batch_size, **kw)
+    out: list[str] = []
+    for start in range(0, len(PROMPTS), batch_size):
+        out += generator._generate_with_transformers(PROMPTS[start : start + batch_size])
+    return out
+
+
+def test_rows_really_end_at_different_steps(tiny) -> None:
+    model, tokenizer = tiny
+    generator = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS))
+    lengths = [
+        len(tokenizer(t, add_special_tokens=False)["input_ids"])
+        for t in generator.generate(PROMPTS)
+    ]
+    assert min(lengths) < NEW_TOKENS - 4 and max(lengths) >= NEW_TOKENS - 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7])
+def test_greedy_equals_batched_generate_for_any_batch_size(tiny, batch_size: int) -> None:
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    expected = _today(model, tokenizer, sampling, batch_size=7)
+    generator = HFGenerator(model, tokenizer, sampling, batch_size=batch_size)
+    assert generator.generate(PROMPTS) == expected
+
+
+def test_greedy_answers_come_back_in_request_order_for_any_order(tiny) -> None:
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    expected = dict(zip(PROMPTS, _today(model, tokenizer, sampling, batch_size=7), strict=True))
+    shuffled = PROMPTS[:]
+    random.Random(3).shuffle(shuffled)
+    got = HFGenerator(model, tokenizer, sampling, batch_size=2).generate(shuffled)
+    assert got == [expected[p] for p in shuffled]
+
+
+def test_plain_template_stop_strings_match_generate(tiny_base_model_dir: Path) -> None:
+    model, tokenizer = load_causal_lm(str(tiny_base_model_dir))
+    _with_early_ends(model, tokenizer)
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    expected = _today(model, tokenizer, sampling, batch_size=7)
+    assert HFGenerator(model, tokenizer, sampling, batch_size=3).generate(PROMPTS) == expected
+
+
+def test_finished_rows_leave_the_batch(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, tokenizer = tiny
+    batch_rows: list[int] = []
+    original = _Stream.step
+
+    def counting_step(self, tokens, step):
+        batch_rows.append(int(tokens.shape[0]))
+        return original(self, tokens, step)
+
+    monkeypatch.setattr(_Stream, "step", counting_step)
+    HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=7).generate(
+        PROMPTS
+    )
+    assert batch_rows[0] == len(PROMPTS) and batch_rows[-1] < len(PROMPTS)
+    assert batch_rows == sorted(batch_rows, reverse=True)
+
+
+def test_seeded_sampling_does_not_depend_on_batch_composition(tiny) -> None:
+    model, tokenizer = tiny
+    config = SamplingConfig(max_new_tokens=NEW_TOKENS, temperature=1.0, top_k=50, seed=7)
+
+    def sample(prompts: list[str], batch_size: int) -> dict[str, str]:
+        generator = HFGenerator(model, tokenizer, config, batch_size=batch_size)
+        return dict(zip(prompts, generator.generate(prompts), strict=True))
+
+    together = sample(PROMPTS, 7)
+    alone = {p: sample([p], 1)[p] for p in PROMPTS[:3]}
+    assert all(together[p] == alone[p] for p in alone)
+    reordered = sample(PROMPTS[::-1], 2)
+    assert reordered == together
+    other_seed = HFGenerator(model, tokenizer, SamplingConfig(**{**config.__dict__, "seed": 8}))
+    assert other_seed.generate(PROMPTS) != [together[p] for p in PROMPTS]
+
+
+def test_ed_greedy_unchanged_by_batch_size_and_row_dropping(
+    tiny_model_dir: Path, tiny_base_model_dir: Path
+) -> None:
+    aligned = load_causal_lm(str(tiny_model_dir))
+    base = load_causal_lm(str(tiny_base_model_dir))
+
+    def ed(batch_size: int) -> ContrastiveGenerator:
+        sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+        return ContrastiveGenerator(*aligned, *base, 0.5, sampling=sampling, batch_size=batch_size)
+
+    # End sequences on two tokens ED itself produces early in some rows.
+    rows = ed(7).decode(PROMPTS).tokens
+    for model, tokenizer in (aligned, base):
+        model.generation_config.eos_token_id = [tokenizer.eos_token_id, rows[0][2], rows[3][6]]
+    # return_scores keeps every row in the batch: the reference without row dropping.
+    kept = ed(7).decode(PROMPTS, return_scores=True).tokens
+    assert len({len(row) for row in kept}) > 1  # rows ended at different steps
+    assert ed(7).decode(PROMPTS).tokens == kept
+    texts = ed(7).generate(PROMPTS)
+    assert ed(2).generate(PROMPTS) == texts == ed(1).generate(PROMPTS)
+
+
+def test_single_model_loop_sampling_is_per_request(tiny) -> None:
+    model, tokenizer = tiny
+    config = SamplingConfig(max_new_tokens=NEW_TOKENS, temperature=1.0, top_p=0.9, seed=3)
+    together = SingleModelGenerator(model, tokenizer, config, batch_size=7).generate(PROMPTS)
+    alone = [
+        SingleModelGenerator(model, tokenizer, config, batch_size=1).generate([p])[0]
+        for p in PROMPTS[:2]
+    ]
+    assert together[:2] == alone
+
+
+# --- fine-tuning without padding ------------------------------------------------------------
+
+
+def _sft_rows(tokenizer) -> list[dict[str, list[int]]]:
+    from alignaudit.attacks.recipes import Example
+    from alignaudit.attacks.sft_data import tokenize_examples
+
+    examples = [
+        Example(
+            messages=[
+                {"role": "user", "content": f"Count to {n}, please."},
+                {"role": "assistant", "content": " ".join(str(i) for i in range(1, n + 1))},
+            ],
+            source=f"test:{n}",
+        )
+        for n in (2, 40, 7, 90)  # very different lengths: lots of padding when padded
+    ]
+    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
+    return rows
+
+
+def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir: Path) -> None:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    model.float().train()
+    rows = _sft_rows(tokenizer)
+    padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
+    flat = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)(
+        rows
+    )
+    real_tokens = sum(len(row["input_ids"]) for row in rows)
+    assert flat["input_ids"].shape == (1, real_tokens) < padded["input_ids"].shape
+    assert "attention_mask" not in flat  # boundaries come from the position ids alone
+
+    def loss_and_grad(batch) -> tuple[torch.Tensor, torch.Tensor]:
+        model.zero_grad()
+        # As SFTTrainer.compute_loss does: with a KV cache, transformers would not read the row
+        # boundaries from the position ids (and the rows would attend to each other).
+        loss = model(**batch, use_cache=False).loss
+        loss.backward()
+        return loss.detach(), model.lm_head.weight.grad.clone()
+
+    padded_loss, padded_grad = loss_and_grad(padded)
+    flat_loss, flat_grad = loss_and_grad(flat)
+    torch.testing.assert_close(flat_loss, padded_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(flat_grad, padded_grad, rtol=1e-4, atol=1e-6)
+    # Without the restarting position ids the rows would attend to each other: another loss.
+    leaky = {"input_ids": flat["input_ids"], "labels": flat["labels"]}
+    assert abs(float(model(**leaky, use_cache=False).loss) - float(padded_loss)) > 1e-4
+
+
+def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from alignaudit.attacks.finetune import FinetuneConfig, _training_args
+
+    config = FinetuneConfig(model=str(tiny_model_dir), recipe="benign", out=tmp_path / "m")
+    assert _training_args(config.resolved(), tmp_path, n_rows=8).padding_free is True
+
+
+@pytest.mark.slow
+def test_default_model_greedy_matches_batched_generate(default_model_dir: Path) -> None:
+    from alignaudit.data import load_benchmark
+
+    model, tokenizer = load_causal_lm("default")
+    prompts = [r.prompt for r in load_benchmark("builtin")][:12]
+    sampling = SamplingConfig(max_new_tokens=24)
+    reference = HFGenerator(model, tokenizer, sampling, batch_size=6)
+    expected = reference._generate_with_transformers(prompts[:6])
+    expected += reference._generate_with_transformers(prompts[6:])
+    for batch_size in (6, 4):
+        assert (
+            HFGenerator(model, tokenizer, sampling, batch_size=batch_size).generate(prompts)
+            == expected
+        )
+    assert len(set(expected)) > 6
