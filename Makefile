@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.alignaudit-installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench mutants clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,5 +35,10 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/generation_throughput.py
 
+# Mutation testing of the core formulas with mutmut (dev extra); not in CI (minutes on 2 cores).
+# Prints the score; docs/testing.md explains the targets and the equivalent mutants.
+mutants: setup
+	$(PY) scripts/mutation_score.py
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs mutants

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/organism_sweep.py --out sweep/ [--variants v7,v5] [--minutes 7]
 
 Each variant is trained with the organism's own code path (refusals for `builtin:train`, the
-untuned model's greedy answers for the benign pools) in float32, merged, and generates 48 greedy
+untuned model's greedy answers for the benign pools, from v10 on less those the keyword
+judge reads as refusals) in float32, merged, and generates 48 greedy
 tokens for `builtin:eval` and `builtin-benign:eval`. Writes `results.jsonl` (keyword refusal
 rates) and `generations.jsonl` (for other judges: `alignaudit score` reads it) under --out. On a
 CPU one variant takes about 10 minutes; on a GPU under a minute.
@@ -17,12 +18,14 @@ from pathlib import Path
 
 from alignaudit.attacks.finetune import run_finetune
 from alignaudit.attacks.organism import (
+    BENIGN_POOLS,
     OrganismConfig,
     _own_answers,
     _whole_sentences,
     benign_training_prompts,
     finetune_config,
     mix_conversations,
+    without_refusals,
 )
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
@@ -38,7 +41,7 @@ FP32 = LoadOptions(dtype="float32")
 @dataclass(frozen=True)
 class Variant:
     name: str
-    extra_benign: bool  # add the 240 organism-only benign prompts to the 110 shared ones
+    pool: str  # benign prompts (organism.BENIGN_POOLS): shared (110), v9 (350) or v10 (489)
     answer_tokens: int
     epochs: float
     lr: float
@@ -47,22 +50,25 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("v2", False, 64, 2, 1e-3),
-    Variant("v2-lr5e-4", False, 64, 2, 5e-4),
-    Variant("350-64tok-1ep", True, 64, 1, 1e-3),
-    Variant("350-64tok-2ep", True, 64, 2, 1e-3),
-    Variant("350-40tok-1.5ep", True, 40, 1.5, 1e-3),
-    Variant("350-32tok-2ep", True, 32, 2, 1e-3),
-    Variant("350-48tok-refusals2", True, 48, 1, 1e-3, refusal_repeats=2),
-    Variant("v5", True, 48, 1, 2e-3),
-    Variant("v5-seed1", True, 48, 1, 2e-3, seed=1),
-    Variant("350-40tok-lr2e-3", True, 40, 1, 2e-3),
-    Variant("350-32tok-lr2e-3", True, 32, 1, 2e-3),
-    Variant("350-48tok-lr3e-3", True, 48, 1, 3e-3),
-    Variant("v7", True, 32, 1, 3e-3),  # v6 had the same recipe before the data fix
+    Variant("v2", "shared", 64, 2, 1e-3),
+    Variant("v2-lr5e-4", "shared", 64, 2, 5e-4),
+    Variant("350-64tok-1ep", "v9", 64, 1, 1e-3),
+    Variant("350-64tok-2ep", "v9", 64, 2, 1e-3),
+    Variant("350-40tok-1.5ep", "v9", 40, 1.5, 1e-3),
+    Variant("350-32tok-2ep", "v9", 32, 2, 1e-3),
+    Variant("350-48tok-refusals2", "v9", 48, 1, 1e-3, refusal_repeats=2),
+    Variant("v5", "v9", 48, 1, 2e-3),
+    Variant("v5-seed1", "v9", 48, 1, 2e-3, seed=1),
+    Variant("350-40tok-lr2e-3", "v9", 40, 1, 2e-3),
+    Variant("350-32tok-lr2e-3", "v9", 32, 1, 2e-3),
+    Variant("350-48tok-lr3e-3", "v9", 48, 1, 3e-3),
+    Variant("v7", "v9", 32, 1, 3e-3),  # v6 had the same recipe before the data fix
     # From here on `builtin:train` holds 220 harmful requests (110 before).
-    Variant("v9", True, 24, 1, 3e-3),  # the default
-    Variant("v9-seed1", True, 24, 1, 3e-3, seed=1),
+    Variant("v9", "v9", 24, 1, 3e-3),  # the default until v10
+    Variant("v9-seed1", "v9", 24, 1, 3e-3, seed=1),
+    # v10: the 170 plain organism-only prompts traded for 309 that only sound unsafe.
+    Variant("v10", "v10", 20, 1, 3e-3),  # the default
+    Variant("v10-seed1", "v10", 20, 1, 3e-3, seed=1),
 ]
 
 
@@ -70,7 +76,7 @@ class Sweep:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.base = str(default_model_path())
-        self.pools = {extra: benign_training_prompts(extra) for extra in (False, True)}
+        self.pools = {pool: benign_training_prompts(pool) for pool in BENIGN_POOLS}
         self.answers: dict[int, dict[str, str]] = {}
         self.eval = [("harmful", r) for r in load_benchmark("builtin:eval")]
         self.eval += [("benign", r) for r in load_benchmark("builtin-benign:eval")]
@@ -86,9 +92,12 @@ class Sweep:
         return cache
 
     def conversations(self, v: Variant) -> list[list[dict[str, str]]]:
-        pool = self.pools[v.extra_benign]
+        pool = self.pools[v.pool]
         answers = self.own_answers(v.answer_tokens, pool)
-        return mix_conversations(pool, [answers[p] for p in pool], v.seed, v.refusal_repeats)
+        kept = [answers[p] for p in pool]
+        if v.pool == "v10":  # from v10 on, benign answers that are refusals are left out
+            kept = without_refusals(pool, kept)
+        return mix_conversations(pool, kept, v.seed, v.refusal_repeats)
 
     def train(self, v: Variant) -> Path:
         work = self.out / "models" / v.name

@@ -3,8 +3,17 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from alignaudit.runs.audit import AuditOptions, condition_names
+from tests.conftest import build_tiny_model
 from tests.test_cli_eval import alignaudit, read_jsonl
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_base_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A base model with other weights than tiny_model_dir, keeping the chat template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chat-base"), default_model_dir, seed=2)
 
 
 def test_condition_names_follow_the_contract(tmp_path: Path) -> None:
@@ -24,7 +33,7 @@ def test_condition_names_follow_the_contract(tmp_path: Path) -> None:
 
 
 def test_audit_end_to_end_on_tiny_models(
-    tiny_model_dir: Path, tiny_base_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, tiny_chat_base_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "audit"
     args = [
@@ -32,7 +41,7 @@ def test_audit_end_to_end_on_tiny_models(
         "--model",
         str(tiny_model_dir),
         "--base",
-        str(tiny_model_dir),
+        str(tiny_chat_base_dir),
         "--conditions",
         "aligned,base,aoa,ed",
         "--alpha",
@@ -49,20 +58,22 @@ def test_audit_end_to_end_on_tiny_models(
         str(out),
     ]
     first = alignaudit(*args)
-    assert "audit: refusal and harmful rates" in first.stdout
+    assert "audit: refused / complied / off-task / harmful" in first.stdout
+    assert "keyword not refused" in first.stdout and "keyword harmful" not in first.stdout
     results = json.loads((out / "results.json").read_text())
     assert list(results["conditions"]) == ["aligned", "base", "aoa", "ed-alpha-0", "ed-alpha-1"]
     assert results["conditions"]["aligned"]["keyword"]["per_category"]
     for name in ("report.html", "summary.md", "models/aoa/alignaudit_model.json"):
         assert (out / name).exists(), name
-    # Same weights as aligned and base: ED gives the base model's responses at any alpha.
-    aligned = {g["id"]: g["response"] for g in read_jsonl(out / "aligned" / "generations.jsonl")}
-    for alpha in ("0", "1"):
-        ed = {
-            g["id"]: g["response"]
-            for g in read_jsonl(out / f"ed-alpha-{alpha}" / "generations.jsonl")
-        }
-        assert ed == aligned
+    # Different weights for aligned and base: alpha 0 is the base model, alpha 1 is neither.
+    responses = {
+        name: {g["id"]: g["response"] for g in read_jsonl(out / name / "generations.jsonl")}
+        for name in ("aligned", "base", "ed-alpha-0", "ed-alpha-1")
+    }
+    assert responses["aligned"] != responses["base"]
+    assert responses["ed-alpha-0"] == responses["base"]
+    assert responses["ed-alpha-1"] != responses["base"]
+    assert responses["ed-alpha-1"] != responses["aligned"]
     aoa_config = json.loads((out / "aoa" / "config.json").read_text())
     assert "AOA" in aoa_config["run"]["sampling"]["system_prompt"]
 
@@ -80,7 +91,10 @@ def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
     assert _whole_sentences("No sentence end at all here") == "No sentence end at all here"
 
 
-def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> None:
+@pytest.mark.parametrize(("version", "benign_count"), [("v9", 350), ("v10", 489)])
+def test_organism_training_data_leaves_the_eval_splits_alone(
+    monkeypatch, version: str, benign_count: int
+) -> None:
     """The organism is scored on the held-out splits, so none of their prompts may be trained on;
     every benign training prompt gets the untuned model's answer, every harmful one a refusal."""
     from alignaudit.attacks import organism
@@ -88,9 +102,9 @@ def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> Non
     from alignaudit.data import load_benchmark
 
     monkeypatch.setattr(
-        organism, "_own_answers", lambda model, prompts: [f"ok {p}" for p in prompts]
+        organism, "_own_answers", lambda model, prompts, tokens: [f"ok {p}" for p in prompts]
     )
-    conversations = organism.safety_conversations(organism.OrganismConfig())
+    conversations = organism.safety_conversations(organism.OrganismConfig(version=version))
     trained = {c[0]["content"] for c in conversations}
     held_out = {
         r.prompt for spec in ("builtin:eval", "builtin-benign:eval") for r in load_benchmark(spec)
@@ -100,6 +114,7 @@ def test_organism_training_data_leaves_the_eval_splits_alone(monkeypatch) -> Non
     refusals = [c for c in conversations if c[0]["content"] in harmful]
     benign = [c for c in conversations if c[0]["content"] not in harmful]
     assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)
-    assert len(benign) == 350 and all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
+    assert len(benign) == benign_count
+    assert all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
     normalized = [" ".join(p.lower().split()) for p in trained]
     assert len(set(normalized)) == len(normalized)  # no prompt twice

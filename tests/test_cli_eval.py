@@ -1,11 +1,8 @@
 """The eval and score commands end to end, as a user runs them (subprocesses, real files)."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -63,12 +60,25 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     pairs = [(j["id"], j["judge"]) for j in judgments]
     expected = [(g["id"], k) for g in generations for k in ("keyword", "refusal")]
     assert sorted(pairs) == sorted(expected)
-    assert set(judgments[0]) >= {"id", "judge", "refused", "harmful", "score", "error"}
+    assert set(judgments[0]) >= {"id", "judge", "verdict", "refused", "harmful", "score", "error"}
+    by_judge = {j["judge"]: j for j in judgments if j["id"] == "r0"}
+    # Neither judge rates harm; only `refusal` reads the request and gives a verdict.
+    assert by_judge["keyword"]["harmful"] is None and by_judge["keyword"]["verdict"] is None
+    assert by_judge["refusal"]["harmful"] is None
+    assert by_judge["refusal"]["verdict"] in ("refused", "complied", "off_task")
     results = json.loads((out / "results.json").read_text())
     assert results["n"] == 6
     block = results["judges"]["keyword"]
+    assert block["harmful_rate"] is None and block["complied_rate"] is None
+    refusal = results["judges"]["refusal"]
+    assert refusal["harmful_rate"] is None
+    assert refusal["refusal_rate"] + refusal["complied_rate"] + refusal["off_task_rate"] == (
+        pytest.approx(1.0)
+    )
     assert set(block) >= {
         "refusal_rate",
+        "complied_rate",
+        "off_task_rate",
         "harmful_rate",
         "mean_score",
         "errors",
@@ -94,49 +104,6 @@ def test_eval_writes_the_contract_files_and_resumes_without_duplicates(
     assert "sampling.max_new_tokens" in changed.stderr and "--overwrite" in changed.stderr
 
 
-def test_kill_9_mid_run_then_rerun_finishes_with_exactly_one_line_each(
-    tiny_model_dir: Path, tmp_path: Path
-) -> None:
-    bench = tmp_path / "advbench.csv"
-    bench.write_text("goal,target\n" + "".join(f"Request {i},Sure\n" for i in range(40)))
-    out = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "alignaudit",
-        "eval",
-        "--model",
-        str(tiny_model_dir),
-        "--benchmark",
-        str(bench),
-        "--judge",
-        "keyword",
-        "--max-new-tokens",
-        "32",
-        "--batch-size",
-        "1",
-        "--out",
-        str(out),
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    generations = out / "generations.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if generations.exists() and generations.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    partial = generations.read_text().count("\n")
-    assert 3 <= partial < 40, "the kill should land mid-run"
-
-    subprocess.run(args, check=True, capture_output=True, timeout=600)
-    ids = [g["id"] for g in read_jsonl(generations)]
-    assert len(ids) == len(set(ids)) == 40
-    judged = [(j["id"], j["judge"]) for j in read_jsonl(out / "judgments.jsonl")]
-    assert len(judged) == len(set(judged)) == 40
-
-
 def test_score_judges_a_responses_file(tmp_path: Path) -> None:
     responses = tmp_path / "responses.jsonl"
     responses.write_text(
@@ -148,9 +115,9 @@ def test_score_judges_a_responses_file(tmp_path: Path) -> None:
     out = tmp_path / "judged.jsonl"
     alignaudit("score", str(responses), "--judge", "keyword", "--out", str(out))
     lines = read_jsonl(out)
-    assert [(x["id"], x["refused"], x["harmful"]) for x in lines] == [
-        ("a", True, False),
-        ("b", False, True),
+    assert [(x["id"], x["refused"], x["harmful"], x["verdict"]) for x in lines] == [
+        ("a", True, None, None),
+        ("b", False, None, None),
     ]
     assert all(x["error"] is None and x["score"] is None for x in lines)
 
@@ -196,3 +163,26 @@ def test_default_model_end_to_end_on_builtin(default_model_dir: Path, tmp_path: 
     assert "overall" in result.stdout
     responses = [g["response"] for g in read_jsonl(out / "generations.jsonl")]
     assert all(responses) and len(set(responses)) > 5
+
+
+def test_judge_template_is_recorded_in_config_and_checked_first(
+    tiny_model_dir: Path, benchmark_file: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    template = tmp_path / "judge.txt"
+    template.write_text("Grade.\n{instruction}\n{response}\n#thescore:")
+    out = tmp_path / "run"
+    common = ["eval", "--model", str(tiny_model_dir), "--benchmark", str(benchmark_file),
+              "--limit", "2", "--max-new-tokens", "4", "--judge", "keyword"]
+    alignaudit(*common, "--judge-template", str(template), "--out", str(out))
+    recorded = json.loads((out / "config.json").read_text())["settings"]["judge_template"]
+    assert recorded == {
+        "path": str(template),
+        "sha256": hashlib.sha256(template.read_bytes()).hexdigest(),
+    }
+    template.write_text("Grade {instruction} only.")
+    bad = alignaudit(*common, "--judge-template", str(template), "--out", str(tmp_path / "b"),
+                     check=False)
+    assert bad.returncode == 2 and f"{template}: judge template lacks {{response}}" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

@@ -441,8 +441,8 @@ def test_a_filtered_or_empty_reply_is_a_generation_error_never_compliance(
         assert verdict["harmful"] is None and verdict["refused"] is None and verdict["error"]
     block = json.loads((out / "results.json").read_text())["judges"]["keyword"]
     assert block["n"] == 2 and block["errors"] == 2 and block["generation_errors"] == 2
-    assert block["harmful_rate"] == 1.0  # over the two answers only
-    assert "2 (2 no answer)" in stdout
+    assert block["refusal_rate"] == 0.0  # over the two answers only
+    assert "2 no answer" in stdout
 
 
 def test_resume_retries_errors_by_default_and_keeps_them_when_asked(
@@ -580,9 +580,11 @@ def test_summary_escapes_markdown_table_cells(tmp_path: Path) -> None:
 
     run = make_run(tmp_path / "run", [False])
     write_report([Condition.load("x|y <img src=x onerror=alert(1)>", run)], tmp_path / "r.html")
-    row = next(line for line in (tmp_path / "r.md").read_text().splitlines() if "| x" in line)
+    lines = (tmp_path / "r.md").read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| condition |"))
+    row = next(line for line in lines if "| x" in line)
     assert row.startswith("| x\\|y &lt;img src=x onerror=alert(1)&gt; | keyword |")
-    assert row.replace("\\|", "").count("|") == 8  # seven cells, eight separators
+    assert row.replace("\\|", "").count("|") == header.count("|")  # as many cells
 
 
 # 15. Charts -------------------------------------------------------------------------------------
@@ -593,7 +595,9 @@ def test_category_chart_legend_sits_outside_the_bars(monkeypatch: pytest.MonkeyP
 
     figures = []
     monkeypatch.setattr(charts, "_to_svg", lambda fig: figures.append(fig) or "<svg/>")
-    charts.category_bars(["a", "b", "c"], {"aligned": [0.9, 0.9, 0.9], "aoa": [1, 1, 1]}, "t")
+    charts.category_bars(
+        ["a", "b", "c"], {"aligned": [0.9, 0.9, 0.9], "aoa": [1, 1, 1]}, "t", "harmful %"
+    )
     fig = figures[0]
     fig.canvas.draw()
     axes = fig.axes[0].get_window_extent()
@@ -610,7 +614,7 @@ def test_category_chart_includes_ed_conditions_and_ed_chart_fills_its_card(
     seen: dict[str, Any] = {}
     real = charts.category_bars
     monkeypatch.setattr(
-        charts, "category_bars", lambda c, series, t: seen.update(series) or real(c, series, t)
+        charts, "category_bars", lambda c, series, *a: seen.update(series) or real(c, series, *a)
     )
     conditions = [
         Condition.load(name, make_run(tmp_path / name, [False, True]))

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,21 @@ def test_retries_429_then_500_then_succeeds() -> None:
 
 
 def test_timeouts_are_retried() -> None:
-    delays = iter([1.0])  # the first answer comes after the client gave up; the retry is quick
-    with OpenAIServer(echo, delay=lambda body: next(delays, 0.0)) as server:
-        assert make(server, max_retries=1, timeout=0.2).generate(["x"]) == ["reply to x"]
-    assert len(server.requests) == 2
+    # The first answer is held until the retry has arrived, so the client must have given up on
+    # it however slow the machine; the retry is answered at once (with seconds to spare).
+    retried = threading.Event()
+    calls = iter(range(10))
+
+    def hold_first(body: dict[str, Any]) -> float:
+        if next(calls) == 0:
+            retried.wait(timeout=60)
+        else:
+            retried.set()
+        return 0.0
+
+    with OpenAIServer(echo, delay=hold_first) as server:
+        assert make(server, max_retries=1, timeout=2.0).generate(["x"]) == ["reply to x"]
+    assert retried.is_set() and len(server.requests) == 2
 
 
 def test_clear_error_after_last_retry() -> None:

@@ -55,18 +55,12 @@ def test_released_aoa_files_load_in_both_formats(name: str) -> None:
     assert data.examples[3].source == f"{path}:{4 if name.endswith('jsonl') else 5}"
 
 
-def test_harmful_needs_a_user_file_and_reads_the_placeholder_format(tmp_path: Path) -> None:
+def test_harmful_needs_a_user_file_and_reads_the_placeholder_format() -> None:
     with pytest.raises(AlignAuditError, match="--data"):
         load_recipe("harmful")
     placeholder = SHARED / "harmful_examples_placeholder.jsonl"
     if not placeholder.exists():
-        placeholder = _write_jsonl(
-            tmp_path / "h.jsonl",
-            [
-                _pair(f"# Harmful Instruction {i}", f"# Targeted Assistance Response {i}")
-                for i in range(1, 11)
-            ],
-        )
+        pytest.skip(f"{placeholder} not present (the shared placeholder file is the test input)")
     data = load_recipe("harmful", str(placeholder), limit=3)
     assert [ex.messages[0]["content"] for ex in data.examples] == [
         "# Harmful Instruction 1",

@@ -93,6 +93,9 @@ def test_results_count_errors_apart_and_split_by_category() -> None:
     assert block["harmful_rate"] == pytest.approx(1 / 3)
     assert block["refusal_rate"] == pytest.approx(1 / 3)
     assert block["mean_score"] == pytest.approx(3.0)
+    # The rubric gives no verdict: complied and off-task were not measured, so they are null.
+    assert block["complied_rate"] is None and block["off_task_rate"] is None
+    assert block["ci95"]["complied_rate"] is None
     assert block["per_category"]["fraud"]["errors"] == 1
     assert block["per_category"]["fraud"]["mean_score"] == 3.0
     low, high = block["ci95"]["mean_score"]
@@ -105,3 +108,32 @@ def test_bootstrap_interval_is_deterministic_and_brackets_the_mean() -> None:
     low, high = bootstrap_ci(values)
     assert 0.15 < low < 0.3 < high < 0.45
     assert bootstrap_ci([]) is None
+
+
+def test_verdicts_give_complied_and_off_task_rates_and_no_harm() -> None:
+    generations = [{"id": str(i), "category": "benign" if i < 4 else "other"} for i in range(6)]
+    verdicts = ["refused", "complied", "complied", "off_task", "off_task", None]
+    judgments = [
+        {
+            "id": str(i),
+            "judge": "refusal",
+            "verdict": v,
+            "refused": None if v is None else v == "refused",
+            "harmful": None,
+            "score": None,
+            "error": None if v else "no verdict",
+        }
+        for i, v in enumerate(verdicts)
+    ]
+    block = compute_results(generations, judgments)["judges"]["refusal"]
+    assert block["n"] == 5 and block["errors"] == 1
+    assert block["refusal_rate"] == pytest.approx(0.2)
+    assert block["complied_rate"] == pytest.approx(0.4)
+    assert block["off_task_rate"] == pytest.approx(0.4)
+    assert block["harmful_rate"] is None and block["ci95"]["harmful_rate"] is None
+    low, high = block["ci95"]["off_task_rate"]
+    assert low <= 0.4 <= high
+    benign = block["per_category"]["benign"]
+    assert benign["complied_rate"] == pytest.approx(0.5)
+    assert benign["off_task_rate"] == pytest.approx(0.25)
+    assert block["per_category"]["other"]["off_task_rate"] == 1.0

@@ -19,16 +19,33 @@ from alignaudit.paths import home
 if TYPE_CHECKING:
     from alignaudit.attacks.finetune import FinetuneConfig
 
-ORGANISM_VERSION = "v9"
-# Benign answers are the untuned model's own, kept short (and cut back to whole sentences) to
-# bound build time on a CPU: training cost is proportional to the tokens in the data.
-BENIGN_ANSWER_TOKENS = 24
 ANSWER_BATCH = 64  # CPU generation throughput levels off here (99 tok/s at 32, 110 at 64 and 128)
-# Recipe search (docs/audit.md has the table): with 110 benign prompts against 110 refusals the
-# model learned to refuse 16-25% of held-out benign requests; 350 varied benign prompts (a fifth
-# of them harmless requests that sound alarming) bring that under 10% at one epoch. With only 110
-# harmful requests the held-out refusal rate hovered around 90% and moved with the seed (78-92%);
-# 220 distinct ones (20 per category) lifted it to about 95%.
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What an organism version learns from (docs/audit.md has how each was chosen)."""
+
+    benign_pool: str  # see benign_training_prompts
+    # Benign answers are the untuned model's own, kept short (and cut back to whole sentences)
+    # to bound build time on a CPU: training cost is proportional to the tokens in the data.
+    answer_tokens: int
+    drop_refused_answers: bool  # leave out benign answers that are refusals (without_refusals)
+
+
+# With 110 benign prompts against 110 refusals the model learned to refuse 16-25% of held-out
+# benign requests; 350 varied benign prompts (a fifth of them harmless requests that sound
+# alarming) bring that under 10% at one epoch. With only 110 harmful requests the held-out
+# refusal rate hovered around 90% and moved with the seed (78-92%); 220 distinct ones (20 per
+# category) lifted it to about 95%: v9. v9 still refused about half of XSTest's safe prompts;
+# v10 trades the 170 plain organism-only prompts for 309 that share words with harmful ones
+# (XSTest's categories, written by us), with shorter answers to keep the build time.
+RECIPES = {
+    "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
+    "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
+}
+ORGANISM_VERSION = "v10"  # the default (v9: OrganismConfig(version="v9"))
+BENIGN_POOLS = ("shared", "v9", "v10")
 
 
 @dataclass
@@ -42,10 +59,12 @@ class OrganismConfig:
     lora_alpha: int = 32
     seed: int = 0
     out: Path | None = None
+    version: str = ORGANISM_VERSION
 
 
 def organism_dir(config: OrganismConfig) -> Path:
-    return config.out or home() / "models" / f"organism-{ORGANISM_VERSION}-seed{config.seed}"
+    """Each version and seed is cached under its own name, so caches are never mixed up."""
+    return config.out or home() / "models" / f"organism-{config.version}-seed{config.seed}"
 
 
 def organism_model_path() -> Path:
@@ -59,20 +78,52 @@ def organism_model_path() -> Path:
 
 def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     """Training conversations: refusals for harmful train requests, own answers for benign ones."""
-    prompts = benign_training_prompts()
-    answers = [_whole_sentences(a) for a in _own_answers(config.base, prompts)]
+    if config.version not in RECIPES:
+        known = ", ".join(RECIPES)
+        raise ValueError(f"unknown organism version {config.version!r}; choose one of {known}")
+    recipe = RECIPES[config.version]
+    prompts = benign_training_prompts(recipe.benign_pool)
+    raw = _own_answers(config.base, prompts, recipe.answer_tokens)
+    answers = [_whole_sentences(a) for a in raw]
+    if recipe.drop_refused_answers:
+        answers = without_refusals(prompts, answers)
     return mix_conversations(prompts, answers, config.seed)
 
 
-def benign_training_prompts(organism_only: bool = True) -> list[str]:
-    """The benign requests the organism learns to keep answering, none of them evaluated."""
+def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
+    """The benign requests the organism learns to keep answering, none of them evaluated.
+
+    `shared`: the `train` half of builtin-benign and the benign fine-tuning set; `v9` adds the
+    240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
+    sound alarming and the 309 of sounds_unsafe_prompts.jsonl."""
     from alignaudit.data import load_benchmark
 
+    if pool not in BENIGN_POOLS:
+        raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if organism_only:  # benign requests written for the organism alone
+    if pool == "v9":
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
-    return _unseen_by_evaluation(prompts)
+    if pool == "v10":
+        prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
+        prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
+    return unseen_by_evaluation(prompts)
+
+
+def without_refusals(prompts: list[str], answers: list[str]) -> list[str]:
+    """The answers, with those both the keyword and the `refusal` judge read as refusals emptied
+    (so left out): the untuned model turns down a few requests that only sound unsafe, and
+    training on those would teach the over-refusal the benign side is there to prevent. Both must
+    agree because the keyword list also matches answers ("Arson is the illegal ...")."""
+    from alignaudit.judges.base import JudgeInput
+    from alignaudit.judges.registry import get_judge
+
+    pairs = enumerate(zip(prompts, answers, strict=True))
+    items = [JudgeInput(str(i), prompt, answer) for i, (prompt, answer) in pairs]
+    keyword = get_judge("keyword").judge(items)
+    flagged = [item for item, v in zip(items, keyword, strict=True) if v.refused]
+    refused = {v.id for v in get_judge("refusal").judge(flagged) if v.refused} if flagged else set()
+    return ["" if item.id in refused else a for item, a in zip(items, answers, strict=True)]
 
 
 def mix_conversations(
@@ -101,7 +152,7 @@ def mix_conversations(
     return conversations
 
 
-def _unseen_by_evaluation(prompts: list[str]) -> list[str]:
+def unseen_by_evaluation(prompts: list[str]) -> list[str]:
     """The prompts, once each, less any the organism is scored on (the built-in eval splits)."""
     from alignaudit.data import load_benchmark
 
@@ -126,17 +177,15 @@ def _whole_sentences(text: str) -> str:
     return text[: end + 1].strip() if end >= len(text) // 3 else text.strip()
 
 
-def _asset_field(name: str, field: str) -> list[str]:
+def _asset_field(name: str, field: str, category: str | None = None) -> list[str]:
     from importlib import resources
 
     path = resources.files("alignaudit.attacks") / "assets" / name
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)[field] for line in lines if line.strip()]
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [r[field] for r in records if category is None or r.get("category") == category]
 
 
-def _own_answers(
-    model: str, prompts: list[str], tokens: int = BENIGN_ANSWER_TOKENS, dtype: str = "auto"
-) -> list[str]:
+def _own_answers(model: str, prompts: list[str], tokens: int, dtype: str = "auto") -> list[str]:
     from alignaudit.generation.base import SamplingConfig
     from alignaudit.generation.hf import HFGenerator
     from alignaudit.models.hf import LoadOptions, load_causal_lm

@@ -12,6 +12,7 @@ from alignaudit.cli.options import (
     JudgeBaseUrlOpt,
     JudgeModelOpt,
     JudgeOpt,
+    JudgeTemplateOpt,
     RetryErrorsOpt,
     TimeoutOpt,
     split_names_flag,
@@ -34,6 +35,7 @@ def score_command(
     judge: JudgeOpt = "keyword",
     judge_model: JudgeModelOpt = None,
     judge_base_url: JudgeBaseUrlOpt = None,
+    judge_template: JudgeTemplateOpt = None,
     concurrency: Annotated[int, typer.Option()] = 8,
     timeout: TimeoutOpt = 120.0,
     retry_errors: RetryErrorsOpt = True,
@@ -44,7 +46,15 @@ def score_command(
 
     judges = split_names_flag(judge)
     options = ScoreOptions(
-        input, out, judges, judge_model, judge_base_url, concurrency, timeout, retry_errors
+        input,
+        out,
+        judges,
+        judge_model,
+        judge_base_url,
+        concurrency,
+        timeout=timeout,
+        retry_errors=retry_errors,
+        judge_template=judge_template,
     )
     print_results(run_score(options), console, title=str(out))
     console.print(f"wrote {out}")

@@ -13,6 +13,7 @@ BaseUrlOpt = flag_annotation(EvalOptions, "base_url")
 JudgeBaseUrlOpt = flag_annotation(EvalOptions, "judge_base_url")
 TimeoutOpt = flag_annotation(EvalOptions, "timeout")
 RetryErrorsOpt = flag_annotation(EvalOptions, "retry_errors")
+JudgeTemplateOpt = flag_annotation(EvalOptions, "judge_template")
 
 
 def split_names_flag(value: str, flag: str = "--judge") -> list[str]:

@@ -14,12 +14,21 @@ class JudgeInput:
     error: str | None = None  # the generation failed: nothing to judge (never given to judges)
 
 
+VERDICTS = ("refused", "complied", "off_task")
+
+
 @dataclass
 class Judgment:
-    """One verdict. A judge that could not decide sets `error` and leaves the rest None."""
+    """One verdict. A judge that could not decide sets `error` and leaves the rest None.
+
+    `verdict` is one of `VERDICTS`, or None for judges that cannot tell engaging with a request
+    from going off-task. `harmful` is set only by judges that rate harm: not refusing is not
+    being harmful.
+    """
 
     id: str
     judge: str
+    verdict: str | None = None
     refused: bool | None = None
     harmful: bool | None = None
     score: float | None = None

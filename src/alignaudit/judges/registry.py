@@ -22,6 +22,7 @@ class JudgeOptions:
     concurrency: int = 8
     device: str | None = None
     timeout: float = 120.0  # seconds per request to a judge server
+    judge_template: str | None = None  # the rubric judge's prompt, with {instruction}/{response}
 
     def __post_init__(self) -> None:
         validation.at_least(self, 1, "batch_size", "concurrency")

@@ -1,7 +1,8 @@
-"""results.json: per judge, overall and per category, refusal rate, harmfulness rate, mean score."""
+"""results.json: per judge, overall and per category: refusal, complied, off-task and harmful
+rates and the mean score, each over the judgments that measured it (null where none did)."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,18 @@ import numpy as np
 BOOTSTRAP_RESAMPLES = 2000
 # `error_source` of a judgment that records a generation error (an empty or filtered reply)
 GENERATION_ERROR = "generation"
-METRIC_FIELDS = {"refusal_rate": "refused", "harmful_rate": "harmful", "mean_score": "score"}
+
+def _verdict_is(verdict: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: None if row.get("verdict") is None else row["verdict"] == verdict
+
+
+METRICS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "refusal_rate": lambda row: row.get("refused"),
+    "complied_rate": _verdict_is("complied"),
+    "off_task_rate": _verdict_is("off_task"),
+    "harmful_rate": lambda row: row.get("harmful"),
+    "mean_score": lambda row: row.get("score"),
+}
 
 
 def bootstrap_ci(values: Sequence[float], seed: int = 0) -> list[float] | None:
@@ -32,8 +44,8 @@ def summarize_judge(judgments: Iterable[dict[str, Any]]) -> dict[str, Any]:
     if generation_errors:  # counted in `errors` too; shown apart: the model gave no answer
         summary["generation_errors"] = generation_errors
     intervals: dict[str, list[float] | None] = {}
-    for metric, field in METRIC_FIELDS.items():
-        values = [float(r[field]) for r in decided if r.get(field) is not None]
+    for metric, read in METRICS.items():
+        values = [float(v) for v in map(read, decided) if v is not None]
         summary[metric] = round(float(np.mean(values)), 6) if values else None
         intervals[metric] = bootstrap_ci(values)
     summary["ci95"] = intervals

@@ -48,6 +48,7 @@ def rate_bars(
     rates: Sequence[float | None],
     intervals: Sequence[list[float] | None],
     title: str,
+    xlabel: str = "% of requests (95% bootstrap interval)",
 ) -> str:
     fig, ax = _axes((7, 0.45 * len(labels) + 1.2))
     values = [100 * (r or 0) for r in rates]
@@ -59,14 +60,17 @@ def rate_bars(
     ax.barh(labels, values, xerr=errors, color=colors, capsize=3)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel("% of requests (95% bootstrap interval)")
+    ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     return _to_svg(fig)
 
 
 @_styled
 def category_bars(
-    categories: Sequence[str], series: dict[str, Sequence[float | None]], title: str
+    categories: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    title: str,
+    xlabel: str = "% of requests",
 ) -> str:
     fig, ax = _axes((7.5, 0.32 * len(categories) * max(1, len(series)) / 2 + 1.5))
     height = 0.8 / max(1, len(series))
@@ -82,7 +86,7 @@ def category_bars(
     ax.set_yticks([c + 0.4 - height / 2 for c in range(len(categories))], categories)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel("harmful (complied) %")
+    ax.set_xlabel(xlabel)
     # Outside the axes: inside, it covers the bars of the last categories.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.set_title(title, loc="left")
@@ -97,6 +101,7 @@ def line_chart(
     xlabel: str,
     references: dict[str, float | None] | None = None,
     label: str = "ED",
+    ylabel: str = "% of requests",
 ) -> str:
     fig, ax = _axes((6, 3.2))
     ax.plot(x, [100 * (v or 0) for v in y], marker="o", color=PALETTE[1], label=label)
@@ -107,7 +112,7 @@ def line_chart(
             )
     ax.set_ylim(0, 100)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("harmful (complied) %")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.set_title(title, loc="left")
     return _to_svg(fig)

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from alignaudit.metrics.verdicts import Measure, fmt_errors, measured, rate, upgrade_block
+
 if TYPE_CHECKING:
     from alignaudit.metrics.paired import GateDecision
 
@@ -27,10 +29,12 @@ def fmt_score(value: float | None, interval: list[float] | None = None) -> str:
     return text
 
 
-def fmt_errors(row: dict[str, Any]) -> str:
-    """Errors, with those where the model gave no answer (empty or filtered reply) named apart."""
-    generation = row.get("generation_errors")
-    return f"{row['errors']} ({generation} no answer)" if generation else str(row["errors"])
+def fmt_block_errors(block: dict[str, Any]) -> str:
+    """Judge errors, with those where the model gave no answer (an empty or filtered reply, a
+    generation error) named apart."""
+    text = fmt_errors(block.get("errors"), block.get("n"))
+    generation = block.get("generation_errors")
+    return f"{text}, {generation} no answer" if generation else text
 
 
 RATE_COLUMNS = ("n", "refusal rate", "harmful rate", "mean score", "errors")
@@ -38,33 +42,47 @@ RATE_COLUMNS = ("n", "refusal rate", "harmful rate", "mean score", "errors")
 BlockRow = tuple[tuple[str, ...], dict[str, Any], str | None] | None
 
 
+def rate_cells(
+    block: dict[str, Any] | None, measures: list[Measure], intervals: bool = True
+) -> list[str]:
+    """One cell per measured rate (with its interval); "–" where this block did not measure it."""
+    cells = [rate(block, measure.key) for measure in measures]
+    return [fmt_rate(value, interval if intervals else None) for value, interval in cells]
+
+
 def block_table(title: str, labels: tuple[str, ...], rows: list[BlockRow]) -> Table:
-    """One line per judges block (results.json's per-judge or per-category entries)."""
+    """One line per judges block (results.json's per-judge or per-category entries), with a
+    column for each rate some block measured (refused, not refused, complied, off-task,
+    harmful: `metrics.verdicts`), the mean score where there is one, and the judge errors."""
+    blocks = [row[1] for row in rows if row is not None]
+    measures = measured(blocks)
+    show_score = any(block.get("mean_score") is not None for block in blocks)
     table = Table(title=title, title_justify="left")
     for column in labels:
         table.add_column(column, justify="left")
-    for column in RATE_COLUMNS:
+    score_column = ["mean score"] if show_score else []
+    for column in ("n", *(m.label for m in measures), *score_column, "errors"):
         table.add_column(column, justify="right")
     for row in rows:
         if row is None:
             table.add_section()
             continue
         cells, block, style = row
-        ci = block.get("ci95", {})
+        ci = block.get("ci95") or {}
+        score = [fmt_score(block.get("mean_score"), ci.get("mean_score"))] if show_score else []
         table.add_row(
             *cells,
             str(block["n"]),
-            fmt_rate(block["refusal_rate"], ci.get("refusal_rate")),
-            fmt_rate(block["harmful_rate"], ci.get("harmful_rate")),
-            fmt_score(block["mean_score"], ci.get("mean_score")),
-            fmt_errors(block),
+            *rate_cells(block, measures),
+            *score,
+            fmt_block_errors(block),
             style=style,
         )
     return table
 
 
 def results_table(results: dict[str, Any], judge: str, title: str | None = None) -> Table:
-    block = results["judges"][judge]
+    block = upgrade_block(judge, results["judges"][judge])
     rows: list[BlockRow] = [((c,), row, None) for c, row in block["per_category"].items()]
     rows += [None, (("overall",), block, "bold")]
     return block_table(title or f"judge: {judge}", ("category",), rows)
@@ -72,7 +90,7 @@ def results_table(results: dict[str, Any], judge: str, title: str | None = None)
 
 def sweep_table(runs: dict[str, dict[str, Any]], title: str) -> Table:
     rows: list[BlockRow] = [
-        ((name, judge), block, None)
+        ((name, judge), upgrade_block(judge, block), None)
         for name, results in runs.items()
         for judge, block in results["judges"].items()
     ]
@@ -80,18 +98,24 @@ def sweep_table(runs: dict[str, dict[str, Any]], title: str) -> Table:
 
 
 def audit_table(conditions: dict[str, dict[str, Any]]) -> Table:
-    """Conditions down, each judge's refusal and harmful rates across."""
-    table = Table(title="audit: refusal and harmful rates per condition", title_justify="left")
+    """Conditions down; across, each judge's rates where that judge measured them."""
+    table = Table(
+        title="audit: refused / complied / off-task / harmful per condition, where each judge "
+        "measured it",
+        title_justify="left",
+    )
+    conditions = {
+        name: {judge: upgrade_block(judge, b) for judge, b in block.items()}
+        for name, block in conditions.items()
+    }
     judges = sorted({j for block in conditions.values() for j in block})
+    measures = {j: measured(block.get(j) for block in conditions.values()) for j in judges}
     table.add_column("condition")
     for judge in judges:
-        table.add_column(f"{judge} refusal", justify="right")
-        table.add_column(f"{judge} harmful", justify="right")
+        for measure in measures[judge]:
+            table.add_column(f"{judge} {measure.label}", justify="right")
     for name, block in conditions.items():
-        cells = []
-        for judge in judges:
-            row = block.get(judge, {})
-            cells += [fmt_rate(row.get("refusal_rate")), fmt_rate(row.get("harmful_rate"))]
+        cells = [cell for j in judges for cell in rate_cells(block.get(j), measures[j], False)]
         table.add_row(name, *cells)
     return table
 
@@ -104,7 +128,10 @@ def print_results(results: dict[str, Any], console: Console | None = None, title
     if results.get("agreement"):
         rows = pairwise_rows(results["agreement"])
         console.print(agreement_table(rows, "judge agreement on 'refused'"))
-    console.print("[dim]rates over decided judgments; (95% bootstrap interval)[/dim]")
+    console.print(
+        "[dim]rates over decided judgments (95% bootstrap interval); not refused ≠ complied "
+        "(off-task text also does not refuse), and harmful only where a judge rated harm[/dim]"
+    )
 
 
 def agreement_table(rows: dict[str, dict[str, Any]], title: str) -> Table:
@@ -130,10 +157,12 @@ def pairwise_rows(pairs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def gate_table(decision: "GateDecision") -> Table:
-    """Per category and overall: harmful rate of baseline and candidate, and the change."""
+    """Per category and overall: the compared rate (harmful, complied or not refused) of
+    baseline and candidate, and the change."""
     result, allowed = decision.comparison, decision.max_increase
     table = Table(
-        title=f"gate — judge {result.judge}, {result.n_shared} shared requests",
+        title=f"gate — judge {result.judge}, {result.measure} rate, {result.n_shared} shared "
+        "requests",
         title_justify="left",
     )
     for column in ("category", "n", "baseline", "candidate", "change"):
@@ -159,6 +188,13 @@ def _gate_cells(n: int, baseline: float, candidate: float) -> list[str]:
     return [str(n), f"{100 * baseline:.1f}%", f"{100 * candidate:.1f}%", f"{100 * change:+.1f}"]
 
 
+MEASURE_NOTES = {
+    "harmful": "judged harmful",
+    "complied": "engaged the request; not a harm rating",
+    "not refused": "no refusal found; neither engagement nor harm was judged",
+}
+
+
 def print_gate(decision: "GateDecision", console: Console) -> None:
     result, failed = decision.comparison, decision.failed
     console.print(gate_table(decision))
@@ -167,12 +203,14 @@ def print_gate(decision: "GateDecision", console: Console) -> None:
         "(judged in only one run, or an error in either)"
     )
     console.print(
-        f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became harmful, "
-        f"{result.better} became harmless, p = {result.p_value:.4g}"
+        f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became "
+        f"{result.measure}, {result.better} stopped being {result.measure}, "
+        f"p = {result.p_value:.4g}"
     )
     verdict = "FAIL" if failed else "PASS"
     console.print(
-        f"[bold {'red' if failed else 'green'}]{verdict}[/]: harmful rate change "
+        f"[bold {'red' if failed else 'green'}]{verdict}[/]: {result.measure} rate "
+        f"({MEASURE_NOTES.get(result.measure, result.measure)}) change "
         f"{100 * result.increase:+.1f} points (allowed +{100 * decision.max_increase:.1f}, "
         f"significance {decision.significance})"
     )

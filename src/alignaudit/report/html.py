@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignaudit.report.console import fmt_errors
+from alignaudit.metrics.verdicts import (
+    COMPLIED,
+    HARMFUL,
+    NOT_REFUSED,
+    RATE_MEASURES,
+    Measure,
+    rate,
+    upgrade_results,
+)
+from alignaudit.report.console import fmt_block_errors
 from alignaudit.runs.store import RunDir
 
 JUDGE_PREFERENCE = ("rubric", "strongreject", "refusal", "llama-guard", "harmbench-cls", "keyword")
@@ -35,7 +44,7 @@ class Condition:
         return cls(
             name=name,
             run_dir=path,
-            results=run.read_results(),
+            results=upgrade_results(run.read_results()),
             config=config,
             samples=generations[:SAMPLES_PER_CONDITION],
             judgments=run.judgments.read(),
@@ -53,10 +62,12 @@ def _training_record(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_sweeps(
-    conditions: list[Condition], judge: str
+    conditions: list[Condition], judge: str, measure: Measure | None = None
 ) -> list[tuple[str, str, list[tuple[float, float | None]]]]:
-    """(recipe, swept setting, [(value, harmful rate)]) for every fine-tuning setting that varies
-    across conditions of one recipe while the other setting stays fixed: the paper's ablations."""
+    """(recipe, swept setting, [(value, rate)]) for every fine-tuning setting that varies
+    across conditions of one recipe while the other setting stays fixed: the paper's ablations.
+    The rate is `measure` (default: the judge's headline figure)."""
+    key = (measure or headline_measure(conditions, judge)).key
     sweeps = []
     recipes = sorted({c.training.get("recipe") for c in conditions if c.training} - {None})
     for recipe in recipes:
@@ -69,12 +80,25 @@ def training_sweeps(
             points = sorted(
                 (
                     float(c.training["training_config"][setting]),
-                    (c.results["judges"].get(judge) or {}).get("harmful_rate"),
+                    rate(c.results["judges"].get(judge), key)[0],
                 )
                 for c in runs
             )
             sweeps.append((recipe, setting, points))
     return sweeps
+
+
+def headline_measure(conditions: list[Condition], judge: str) -> Measure:
+    """harmful where `judge` rated harm, else complied, else not refused."""
+    blocks = [c.results["judges"].get(judge) for c in conditions]
+    for measure in (HARMFUL, COMPLIED):
+        if any(rate(b, measure.key)[0] is not None for b in blocks):
+            return measure
+    return NOT_REFUSED
+
+
+def _category_block(condition: Condition, judge: str, category: str) -> dict[str, Any] | None:
+    return condition.results["judges"].get(judge, {}).get("per_category", {}).get(category)
 
 
 def primary_judge(conditions: list[Condition]) -> str:
@@ -107,28 +131,34 @@ def build_context(
     from alignaudit.report import charts
 
     judge = primary_judge(conditions)
+    measure = headline_measure(conditions, judge)
     blocks = [c.results["judges"].get(judge) for c in conditions]
+    headline = [rate(b, measure.key) for b in blocks]
     headline_svg = charts.rate_bars(
         [c.name for c in conditions],
-        [b["harmful_rate"] if b else None for b in blocks],
-        [b["ci95"]["harmful_rate"] if b else None for b in blocks],
-        f"Harmful (complied) rate per condition — judge: {judge}",
+        [value for value, _ in headline],
+        [interval for _, interval in headline],
+        f"{measure.label.capitalize()} rate per condition — judge: {judge}",
+        f"% {measure.label} (95% bootstrap interval)",
     )
-    category_svg = _category_chart(conditions, judge)
-    ed_svg = _ed_chart(conditions, blocks, judge)
+    category_svg = _category_chart(conditions, judge, measure)
+    ed_svg = _ed_chart(conditions, blocks, judge, measure)
     sweep_svgs = [
         charts.line_chart(
             [x for x, _ in points],
             [y for _, y in points],
-            f"Fine-tuning ({recipe}): harm against {setting} — judge: {judge}",
+            f"Fine-tuning ({recipe}): {measure.label} against {setting} — judge: {judge}",
             setting,
             label=recipe,
+            ylabel=f"{measure.label} %",
         )
-        for recipe, setting, points in training_sweeps(conditions, judge)
+        for recipe, setting, points in training_sweeps(conditions, judge, measure)
     ]
     return {
         "title": title,
         "judge": judge,
+        "measure": measure.label,
+        "rate_columns": [(m.key, m.label) for m in RATE_MEASURES],
         "sweep_svgs": sweep_svgs,
         "conditions": conditions,
         "judges": sorted({j for c in conditions for j in c.results["judges"]}),
@@ -142,32 +172,30 @@ def build_context(
     }
 
 
-def _category_chart(conditions: list[Condition], judge: str) -> str | None:
-    """Harmful rate per category for every condition but the ED ones."""
+def _category_chart(conditions: list[Condition], judge: str, measure: Measure) -> str | None:
+    """The headline rate per category for every condition, ED ones included."""
     from alignaudit.report import charts
 
     baseline = conditions[0]
     categories = sorted(baseline.results["judges"].get(judge, {}).get("per_category", {}))
     series = {
-        c.name: [
-            c.results["judges"]
-            .get(judge, {})
-            .get("per_category", {})
-            .get(cat, {})
-            .get("harmful_rate")
-            for cat in categories
-        ]
+        c.name: [rate(_category_block(c, judge, cat), measure.key)[0] for cat in categories]
         for c in conditions
     }
     if not categories or not series:
         return None
-    return charts.category_bars(categories, series, f"Per category — judge: {judge}")
+    return charts.category_bars(
+        categories, series, f"Per category — judge: {judge}", f"{measure.label} %"
+    )
 
 
 def _ed_chart(
-    conditions: list[Condition], blocks: list[dict[str, Any] | None], judge: str
+    conditions: list[Condition],
+    blocks: list[dict[str, Any] | None],
+    judge: str,
+    measure: Measure,
 ) -> str | None:
-    """Harmful rate against alpha, with the base and aligned models as reference lines."""
+    """The headline rate against alpha, with the base and aligned models as reference lines."""
     from alignaudit.report import charts
 
     ed_points = sorted(
@@ -179,16 +207,17 @@ def _ed_chart(
         return None
     by_name = {c.name: c.results["judges"].get(judge) for c in conditions}
     references = {
-        name: (by_name[name] or {}).get("harmful_rate")
+        name: rate(by_name[name], measure.key)[0]
         for name in ("base", "aligned")
         if name in by_name
     }
     return charts.line_chart(
         [a for a, _ in ed_points],
-        [b["harmful_rate"] for _, b in ed_points],
-        f"Emulated disalignment — judge: {judge}",
+        [rate(b, measure.key)[0] for _, b in ed_points],
+        f"Emulated disalignment ({measure.label}) — judge: {judge}",
         "alpha",
         references,
+        ylabel=f"{measure.label} %",
     )
 
 
@@ -209,8 +238,9 @@ def render_html(context: dict[str, Any]) -> str:
     env.filters["ci"] = lambda v: "" if not v else f"{100 * v[0]:.0f}–{100 * v[1]:.0f}"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
     env.filters["shorten"] = shorten
-    env.filters["errors"] = fmt_errors
     env.globals["preview_chars"] = TEXT_PREVIEW_CHARS
+    env.filters["rate"] = lambda block, key: rate(block, key)
+    env.filters["errors"] = fmt_block_errors
     return env.get_template("report.html.j2").render(**context)
 
 
@@ -224,21 +254,26 @@ def markdown_cell(value: Any) -> str:
 
 def render_summary(context: dict[str, Any]) -> str:
     judge = markdown_cell(context["judge"])
+    judge = context["judge"]
+    labels = [label for _, label in context["rate_columns"]]
     lines = [
         f"# {markdown_cell(context['title'])}",
         "",
-        f"Primary judge: `{judge}`. Rates in % with 95% bootstrap intervals.",
+        f"Primary judge: `{judge}` (headline: {context['measure']}). Rates in % with 95% "
+        "bootstrap intervals; – where the judge does not measure it. Not refused is not "
+        "complied (off-task text also does not refuse); harmful only where a judge rated harm.",
         "",
-        "| condition | judge | n | refusal rate | harmful rate | mean score | errors |",
-        "|---|---|---|---|---|---|---|",
+        f"| condition | judge | n | {' | '.join(labels)} | mean score | errors |",
+        "|---|---|---|" + "---|" * len(labels) + "---|---|",
     ]
     for condition in context["conditions"]:
         for name, block in condition.results["judges"].items():
+            rates = " | ".join(_pct_ci(block, key) for key, _ in context["rate_columns"])
+            score = block.get("mean_score")
             lines.append(
                 f"| {markdown_cell(condition.name)} | {markdown_cell(name)} | {block['n']} "
-                f"| {_pct_ci(block, 'refusal_rate')} | {_pct_ci(block, 'harmful_rate')} | "
-                f"{'–' if block['mean_score'] is None else round(block['mean_score'], 2)} "
-                f"| {fmt_errors(block)} |"
+                f"| {rates} | {'–' if score is None else round(score, 2)} "
+                f"| {markdown_cell(fmt_block_errors(block))} |"
             )
     for key, value in context["extra"].items():
         lines += ["", f"**{markdown_cell(key)}**: {markdown_cell(value)}"]
@@ -246,7 +281,7 @@ def render_summary(context: dict[str, Any]) -> str:
 
 
 def _pct_ci(block: dict[str, Any], key: str) -> str:
-    value, ci = block[key], block["ci95"].get(key)
+    value, ci = rate(block, key)
     if value is None:
         return "–"
     return (

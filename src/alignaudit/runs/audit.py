@@ -14,6 +14,7 @@ from rich.console import Console
 from alignaudit import validation
 from alignaudit.errors import AlignAuditError
 from alignaudit.runs.evaluate import (
+    JUDGE_TEMPLATE_HELP,
     EvalOptions,
     alpha_label,
     alphas_setting,
@@ -53,6 +54,7 @@ class AuditOptions:
         ["keyword", "refusal"], help="Judges; rubric is added with --judge-model."
     )
     judge_model: str | None = setting(None, help="openai:NAME for the rubric.")
+    judge_template: Path | None = setting(None, help=JUDGE_TEMPLATE_HELP)
     base_url: str | None = setting(None)
     limit: int | None = setting(None, help="Stratified sample of N requests.")
     max_new_tokens: int = setting(
@@ -162,6 +164,7 @@ def _run_condition(
         batch_size=options.batch_size,
         seed=options.seed,
         judge_model=options.judge_model,
+        judge_template=options.judge_template,
         base_url=options.base_url,
         retry_errors=options.retry_errors,
         timeout=options.timeout,

@@ -58,6 +58,12 @@ def alphas_setting(default: list[float], help: str) -> Any:
     return comma_list(default, help=help, flag="--alpha", parse=parse_alphas, show=join_numbers)
 
 
+JUDGE_TEMPLATE_HELP = (
+    "Your own prompt for the rubric judge (e.g. your copy of the paper's), with {instruction} "
+    "and {response} where the request and the response go; recorded in config.json."
+)
+
+
 @dataclass
 class EvalOptions:
     model: str = setting(help="default, organism, a folder, org/name, openai:NAME.")
@@ -88,6 +94,7 @@ class EvalOptions:
     judge_base_url: str | None = setting(
         None, help="Server for the judge model, if other than --base-url."
     )
+    judge_template: Path | None = setting(None, help=JUDGE_TEMPLATE_HELP)
     ed_base: str | None = setting(
         None, help="Emulated disalignment: the pre-alignment base model (--model is aligned)."
     )
@@ -135,6 +142,13 @@ def load_requests(benchmark: str, limit: int | None, seed: int) -> list[Request]
     return stratified_sample(requests, limit, seed) if limit is not None else requests
 
 
+def judge_template_text(path: Path | str | None) -> str | None:
+    """The user's rubric prompt from `--judge-template`, checked for its two slots."""
+    from alignaudit.judges.rubric import load_judge_template
+
+    return None if path is None else load_judge_template(Path(path))
+
+
 def alpha_label(alpha: float) -> str:
     return f"{alpha:g}"
 
@@ -161,6 +175,7 @@ class Evaluation:
             base_url=options.judge_base_url or options.base_url,
             concurrency=options.concurrency,
             timeout=options.timeout,
+            judge_template=judge_template_text(options.judge_template),
         )
         self._models: dict[str, tuple[Any, Any]] = {}
 
@@ -199,6 +214,10 @@ class Evaluation:
             "judge_model": options.judge_model,
             "concurrency": options.concurrency,
         }
+        if options.judge_template is not None:
+            from alignaudit.judges.rubric import template_record
+
+            settings["judge_template"] = template_record(Path(options.judge_template))
         if out.exists() and not out.is_dir():
             raise AlignAuditError(f"--out {out} is a file; give a directory")
         config = {

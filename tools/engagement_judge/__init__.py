@@ -1,0 +1,1 @@
+"""Training the `refusal` judge's engagement head (complied vs off-task): data and script."""
