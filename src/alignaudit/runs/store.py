@@ -120,12 +120,11 @@ class RunDir:
             raise AlignAuditError(f"--out {self.path} is a file; give a directory")
         self.path.mkdir(parents=True, exist_ok=True)
         config = dict(config)
-        if self.config_path.exists() and not self.has_results():
-            self.discard()  # a start that failed before any result: nothing to keep
-        elif self.config_path.exists():
+        if self.config_path.exists():
             old = self.read_config()
             changes = changed_keys(old.get("run"), config.get("run"))
-            if changes and not overwrite:
+            # A start that failed before any result holds nothing to keep.
+            if changes and not overwrite and self.has_results():
                 raise AlignAuditError(
                     f"{self.path} holds a run with another configuration (changed: "
                     f"{', '.join(changes)}); use another --out, or --overwrite to discard it"
