@@ -65,6 +65,16 @@ def test_audit_end_to_end_on_tiny_models(
     assert results["conditions"]["aligned"]["keyword"]["per_category"]
     for name in ("report.html", "summary.md", "models/aoa/alignaudit_model.json"):
         assert (out / name).exists(), name
+    # Every condition also answers the held-out benign requests (over-refusal), in its own run.
+    over = results["over_refusal"]
+    assert over["benchmark"] == "builtin-benign:eval"
+    assert list(over["conditions"]) == list(results["conditions"])
+    benign_prompts = read_jsonl(out / "over-refusal" / "aligned" / "generations.jsonl")
+    assert len(benign_prompts) == over["n"]["aligned"] == 49
+    assert "over-refusal (builtin-benign:eval)" in first.stdout
+    assert "over-refusal: builtin-benign:eval refused (keyword, n = 49)" in (
+        out / "summary.md"
+    ).read_text()
     # Different weights for aligned and base: alpha 0 is the base model, alpha 1 is neither.
     responses = {
         name: {g["id"]: g["response"] for g in read_jsonl(out / name / "generations.jsonl")}

@@ -44,6 +44,10 @@ def audit_command(options: AuditOptions) -> None:
 
     summary = run_audit(options, console)
     console.print(audit_table(summary["conditions"]))
+    over_refusal = summary["over_refusal"]
+    if over_refusal["conditions"]:
+        title = f"over-refusal ({over_refusal['benchmark']})"
+        console.print(audit_table(over_refusal["conditions"], title))
     console.print(
         f"wrote {options.out}/report.html, summary.md, results.json "
         f"({summary['timings_s']['total'] / 60:.1f} min)"

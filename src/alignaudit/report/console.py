@@ -97,11 +97,11 @@ def sweep_table(runs: dict[str, dict[str, Any]], title: str) -> Table:
     return block_table(title, ("condition", "judge"), rows)
 
 
-def audit_table(conditions: dict[str, dict[str, Any]]) -> Table:
+def audit_table(conditions: dict[str, dict[str, Any]], benchmark: str = "audit") -> Table:
     """Conditions down; across, each judge's rates where that judge measured them."""
     table = Table(
-        title="audit: refused / complied / off-task / harmful per condition, where each judge "
-        "measured it",
+        title=f"{benchmark}: refused / complied / off-task / harmful per condition, where each "
+        "judge measured it",
         title_justify="left",
     )
     conditions = {

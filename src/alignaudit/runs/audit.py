@@ -30,6 +30,9 @@ CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
 DEFAULT_ALPHAS = (0.5, 1.0)
 DEFAULT_MAX_NEW_TOKENS = 48
 DEFAULT_BATCH_SIZE = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
+# Held-out benign requests (some only sound unsafe): an attack's effect on over-refusal shows too.
+OVER_REFUSAL_BENCHMARK = "builtin-benign:eval"
+OVER_REFUSAL_DIR = "over-refusal"
 
 
 @dataclass
@@ -50,6 +53,10 @@ class AuditOptions:
     # An instruct base: both models see the same chat prompt.
     ed_base_template: str = setting("chat", cli=False)
     benchmark: str = setting("builtin")
+    over_refusal_benchmark: str = setting(
+        OVER_REFUSAL_BENCHMARK,
+        help="Benign requests each condition also answers, for over-refusal ('' skips).",
+    )
     judges: list[str] = judges_setting(
         ["keyword", "refusal"], help="Judges; rubric is added with --judge-model."
     )
@@ -133,15 +140,23 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
         options = replace(options, judges=[*options.judges, "rubric"])
     timings: dict[str, float] = {}
     results: dict[str, dict[str, Any]] = {}
+    benign: dict[str, dict[str, Any]] = {}
     for name in condition_names(options):
         if console is not None:
             console.rule(f"[bold]condition: {name}")
         tick = time.perf_counter()
         results[name] = _run_condition(name, options, console)
+        if options.over_refusal_benchmark:
+            benign[name] = _run_condition(name, options, console, over_refusal=True)
         timings[name] = round(time.perf_counter() - tick, 1)
     summary = {
         "conditions": {name: r["judges"] for name, r in results.items()},
         "n": {name: r["n"] for name, r in results.items()},
+        "over_refusal": {
+            "benchmark": options.over_refusal_benchmark or None,
+            "conditions": {name: r["judges"] for name, r in benign.items()},
+            "n": {name: r["n"] for name, r in benign.items()},
+        },
         "models": {"aligned": options.model, "base": options.base},
         "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
         "options": _jsonable(options),
@@ -152,14 +167,16 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
 
 
 def _run_condition(
-    name: str, options: AuditOptions, console: Console | None
+    name: str, options: AuditOptions, console: Console | None, over_refusal: bool = False
 ) -> dict[str, Any]:
+    """One condition's run on the harmful benchmark, or on the benign one (`over_refusal`),
+    under AUDIT_DIR/over-refusal/<condition>/."""
     evaluation = EvalOptions(
         model=options.model,
-        out=options.out / name,
-        benchmark=options.benchmark,
+        out=options.out / OVER_REFUSAL_DIR / name if over_refusal else options.out / name,
+        benchmark=options.over_refusal_benchmark if over_refusal else options.benchmark,
         judges=options.judges,
-        limit=options.limit,
+        limit=None if over_refusal else options.limit,
         max_new_tokens=options.max_new_tokens,
         batch_size=options.batch_size,
         seed=options.seed,
@@ -215,6 +232,7 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
         "aligned model": options.model,
         "base model": options.base,
         "benchmark": options.benchmark + (f" (limit {options.limit})" if options.limit else ""),
+        **over_refusal_lines(summary["over_refusal"]),
         "time": f"{summary['timings_s']['total'] / 60:.1f} min",
     }
     write_report(
@@ -228,3 +246,23 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
 
 def _jsonable(options: AuditOptions) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+
+
+def over_refusal_lines(over_refusal: dict[str, Any]) -> dict[str, str]:
+    """Report and summary lines: per judge that decides refusals, each condition's share of the
+    benign requests it refused (over-refusal)."""
+    if not over_refusal.get("benchmark"):
+        return {}
+    conditions = over_refusal["conditions"]
+    judges = sorted({j for block in conditions.values() for j in block})
+    lines = {}
+    for judge in judges:
+        cells = []
+        for name, block in conditions.items():
+            value = block.get(judge, {}).get("refusal_rate")
+            shown = "–" if value is None else f"{100 * value:.1f}%"
+            cells.append(f"{name} {shown}")
+        n = max(over_refusal["n"].values(), default=0)
+        key = f"over-refusal: {over_refusal['benchmark']} refused ({judge}, n = {n})"
+        lines[key] = ", ".join(cells)
+    return lines
