@@ -156,7 +156,10 @@ KEYWORD_CASES = [
 def test_keyword_judge_table(response: str, refused: bool) -> None:
     assert contains_refusal(response) is refused
     (verdict,) = KeywordJudge().judge([JudgeInput("x", "# Harmful Instruction 1", response)])
-    assert (verdict.refused, verdict.harmful, verdict.error) == (refused, not refused, None)
+    # The keyword judge decides refusals only: no verdict beyond that, and no harm rating.
+    assert (verdict.refused, verdict.verdict, verdict.harmful, verdict.error) == (
+        refused, None, None, None
+    )
 
 
 @pytest.mark.parametrize("needle", QI_TEST_PREFIXES)

@@ -77,7 +77,9 @@ def test_the_error_for_another_model_kind_names_this_judge() -> None:
 def test_options_default_and_concurrency_is_at_least_one() -> None:
     with pytest.raises(AlignAuditError, match="openai:NAME"):
         RubricJudge()
-    for asked, used in ((0, 1), (1, 1), (3, 3)):
+    with pytest.raises(AlignAuditError, match="--concurrency 0"):  # issue 18: refused
+        JudgeOptions(judge_model="openai:grader", concurrency=0)
+    for asked, used in ((1, 1), (3, 3)):
         options = JudgeOptions(judge_model="openai:grader", concurrency=asked)
         assert RubricJudge(options).concurrency == used
     assert RubricJudge(options).client.max_retries == 3

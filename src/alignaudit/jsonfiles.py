@@ -9,10 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from alignaudit.errors import InputFileError
+from alignaudit.errors import AlignAuditError, InputFileError
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    if path.is_dir():
+        raise AlignAuditError(f"{path} is a directory; give a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -5,10 +5,16 @@ from `base_url` (or $OPENAI_BASE_URL) and $OPENAI_API_KEY (a placeholder for key
 servers). Retries are the client's own (`max_retries`, `timeout`): exponential backoff with
 jitter on 408/409/429, 5xx, timeouts and connection errors, honouring a server's Retry-After;
 any other status fails at once. What is ours: one-line error messages that say what to check,
-and the key scrubbed from them (it never appears in our messages or descriptions).
+and the key scrubbed from them (it never appears in our messages or descriptions). Also ours: a
+200 whose body is not chat-completions JSON (cut short, an HTML error page) is a request error,
+and each retry the client makes is counted (`alignaudit.retries`) so progress bars can show it.
+The reply keeps its `finish_reason`: a null or empty content with `content_filter` is the
+server's own filter, which callers must not read as an answer.
 """
 
+import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -16,12 +22,24 @@ from typing import Any, TypeVar
 import openai
 
 from alignaudit.errors import AlignAuditError
+from alignaudit.retries import note_retry
 
 KEYLESS_PLACEHOLDER = "not-needed"  # local servers (vLLM, llama.cpp) accept any key
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class ChatReply(str):
+    """The reply text (null content reads as ""), with the server's `finish_reason`."""
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None) -> "ChatReply":
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
 
 
 class ChatRequestError(AlignAuditError):
@@ -67,9 +85,21 @@ class ChatClient:
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max(0, max_retries)
         self._key = os.environ.get("OPENAI_API_KEY") or KEYLESS_PLACEHOLDER
+        self._attempts = threading.local()  # HTTP requests made by this thread's current call
         self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=self._key, max_retries=self.max_retries, timeout=timeout
+            base_url=self.base_url,
+            api_key=self._key,
+            max_retries=self.max_retries,
+            timeout=timeout,
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [self._on_attempt]}),
         )
+
+    def _on_attempt(self, request: Any) -> None:
+        """Every HTTP request of a call after its first is one of the client's retries."""
+        attempts = getattr(self._attempts, "count", 0)
+        if attempts:
+            note_retry()
+        self._attempts.count = attempts + 1
 
     @property
     def server(self) -> str:
@@ -79,8 +109,9 @@ class ChatClient:
     def _where(self) -> str:
         return f"{self.server}: model {self.model!r}"
 
-    def complete(self, messages: list[dict[str, str]], **params: Any) -> str:
-        """The reply text of one chat completion; raises ChatRequestError / ChatSetupError."""
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> "ChatReply":
+        """The reply of one chat completion; raises ChatRequestError / ChatSetupError."""
+        self._attempts.count = 0
         try:
             reply = self._client.chat.completions.create(
                 model=self.model, messages=messages, **params
@@ -91,6 +122,10 @@ class ChatClient:
             raise self._gave_up(exc) from None
         except openai.APIConnectionError as exc:  # also covers timeouts
             raise self._gave_up(exc) from None
+        except json.JSONDecodeError as exc:  # a 200 whose body is cut short or not JSON
+            raise ChatRequestError(
+                f"{self._where}: bad reply (HTTP 200 with a body that is not JSON: {exc.msg})"
+            ) from None
         except openai.APIError as exc:  # e.g. a reply that is not chat-completions JSON
             raise ChatRequestError(f"{self._where}: bad reply ({self._describe(exc)})") from None
         return self._reply_text(reply)
@@ -122,8 +157,9 @@ class ChatClient:
         text = " ".join(str(text).split())[:300]
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
 
-    def _reply_text(self, reply: Any) -> str:
-        if not getattr(reply, "choices", None):
+    def _reply_text(self, reply: Any) -> ChatReply:
+        choices = getattr(reply, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
             raise ChatRequestError(f"{self._where}: reply without choices; not OpenAI-compatible?")
-        return reply.choices[0].message.content or ""
-
+        choice = choices[0]
+        return ChatReply(choice.message.content or "", getattr(choice, "finish_reason", None))

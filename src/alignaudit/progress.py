@@ -5,10 +5,27 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+from alignaudit.retries import retry_count
+
+
+class RetriesColumn(ProgressColumn):
+    """Requests retried since the bar started: a frozen bar with a rising count is a slow server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = retry_count()
+
+    def render(self, task: Task) -> Text:
+        retried = retry_count() - self.start
+        return Text(f"{retried} retries" if retried else "", style="yellow")
 
 
 def progress_bar() -> Progress:
@@ -18,5 +35,6 @@ def progress_bar() -> Progress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        RetriesColumn(),
         console=Console(stderr=True),
     )

@@ -167,10 +167,21 @@ class FinetuneConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Checks that need no model or file; raise AlignAuditError naming the flag."""
+        """Checks that need no model or file; raise AlignAuditError naming the flag.
+        Every numeric and enumerated setting in range (None: the recipe's default)."""
+        from alignaudit import validation
+        from alignaudit.models.hf import DTYPES
+
+        validation.positive(self, "epochs", "lr", "lora_alpha")
+        validation.at_least(self, 1, "batch_size", "grad_accum", "max_length", "limit")
+        validation.at_least(self, 1, "lora_r", "max_steps", "save_steps")
+        validation.at_least(self, 0, "mix_safety")
+        validation.within(self, "lora_dropout", 0, 1, open_high=True)
+        validation.one_of(self, "dtype", DTYPES)
 
     def resolved(self) -> "FinetuneConfig":
         """A copy with the recipe's defaults filled in and values checked."""
+        self.validate()  # fields may have been set after construction
         if self.recipe not in RECIPES:
             raise AlignAuditError(f"unknown recipe {self.recipe!r}; use {', '.join(RECIPES)}")
         if self.method not in METHODS:
@@ -198,10 +209,19 @@ class FinetuneConfig:
         return values
 
 
+def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None:
+    """--overwrite replaces an earlier MODEL_DIR, never the model, data or a run it came from."""
+    from alignaudit.outputs import check_output_directory
+
+    inputs = [Path(path) for path in (spec.path, spec.base, config.data) if path and not spec.hub]
+    check_output_directory(config.out, [path for path in inputs if path.exists()])
+
+
 def run_finetune(config: FinetuneConfig) -> Path:
     """Fine-tune and write MODEL_DIR (adapter or full model, tokenizer, metadata, loss curve)."""
     config = config.resolved()
     spec = parse_model_spec(config.model)
+    _refuse_writing_over_inputs(config, spec)
     if spec.kind == "openai":
         raise AlignAuditError(f"{spec.raw} is served over HTTP; it has no weights to fine-tune")
     if spec.kind == "mock":

@@ -229,7 +229,9 @@ def read_examples(data: str) -> list[Example]:
 
 
 def _iter_records(path: Path) -> Iterator[tuple[int, Any]]:
-    text = path.read_text(encoding="utf-8")
+    from alignaudit.textfile import read_utf8
+
+    text = read_utf8(path)
     if text.lstrip().startswith("["):
         yield from _iter_json_array(text, path)
         return

@@ -13,6 +13,8 @@ from alignaudit.cli.options import (
     JudgeModelOpt,
     JudgeOpt,
     JudgeTemplateOpt,
+    RetryErrorsOpt,
+    TimeoutOpt,
     split_names_flag,
 )
 from alignaudit.runs.evaluate import EvalOptions, run_evaluation
@@ -35,6 +37,8 @@ def score_command(
     judge_base_url: JudgeBaseUrlOpt = None,
     judge_template: JudgeTemplateOpt = None,
     concurrency: Annotated[int, typer.Option()] = 8,
+    timeout: TimeoutOpt = 120.0,
+    retry_errors: RetryErrorsOpt = True,
 ) -> None:
     """Judge existing responses without generating."""
     from alignaudit.report.console import print_results
@@ -42,7 +46,15 @@ def score_command(
 
     judges = split_names_flag(judge)
     options = ScoreOptions(
-        input, out, judges, judge_model, judge_base_url, concurrency, judge_template
+        input,
+        out,
+        judges,
+        judge_model,
+        judge_base_url,
+        concurrency,
+        timeout=timeout,
+        retry_errors=retry_errors,
+        judge_template=judge_template,
     )
     print_results(run_score(options), console, title=str(out))
     console.print(f"wrote {out}")

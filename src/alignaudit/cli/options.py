@@ -11,6 +11,8 @@ JudgeOpt = flag_annotation(EvalOptions, "judges")
 JudgeModelOpt = flag_annotation(EvalOptions, "judge_model")
 BaseUrlOpt = flag_annotation(EvalOptions, "base_url")
 JudgeBaseUrlOpt = flag_annotation(EvalOptions, "judge_base_url")
+TimeoutOpt = flag_annotation(EvalOptions, "timeout")
+RetryErrorsOpt = flag_annotation(EvalOptions, "retry_errors")
 JudgeTemplateOpt = flag_annotation(EvalOptions, "judge_template")
 
 

@@ -40,11 +40,14 @@ def gate_command(
     significance: Annotated[
         float, typer.Option(help="Level of the one-sided McNemar test.")
     ] = 0.05,
+    allow_partial: Annotated[
+        bool, typer.Option(help="Compare runs of different benchmarks on the requests shared.")
+    ] = False,
 ) -> None:
     """Exit 1 when the candidate is significantly more harmful than the baseline by > X."""
     from alignaudit.report.console import print_gate
     from alignaudit.runs.gate import gate_runs
 
-    decision = gate_runs(baseline, candidate, max_increase, judge, significance)
+    decision = gate_runs(baseline, candidate, max_increase, judge, significance, allow_partial)
     print_gate(decision, console)
     raise typer.Exit(1 if decision.failed else 0)

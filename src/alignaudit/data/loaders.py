@@ -16,6 +16,7 @@ Ids are stable as long as the file is unchanged: the file's own id column, else
 """
 
 import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from typing import Any
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError, InputFileError
 from alignaudit.jsonl import read_jsonl_objects
+from alignaudit.textfile import read_utf8
 
 HEX_PHI_CATEGORIES = (
     "illegal_activity",
@@ -100,7 +102,7 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
 
 def _json_rows(path: Path) -> Iterator[Row]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from exc
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -110,8 +112,8 @@ def _json_rows(path: Path) -> Iterator[Row]:
 
 def _csv_rows(path: Path) -> Iterator[Row]:
     """Rows as dicts; a headerless one-column file (an AdvBench copy) gets the column `goal`."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        lines = list(csv.reader(handle, delimiter="\t" if path.suffix == ".tsv" else ","))
+    text = io.StringIO(read_utf8(path), newline="")
+    lines = list(csv.reader(text, delimiter="\t" if path.suffix == ".tsv" else ","))
     if not lines:
         return
     header, first = [h.strip() for h in lines[0]], 2
@@ -216,13 +218,13 @@ def _hex_phi_folder(folder: Path) -> list[Request]:
     requests = []
     for path in files:
         category = _hex_phi_category(path.stem)
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            for number, line in enumerate(csv.reader(handle), start=1):
-                if not line or not "".join(line).strip():
-                    continue
-                if len(line) != 1:
-                    raise InputFileError(path, number, "HEx-PHI files hold one instruction per row")
-                requests.append(Request(f"{path.stem}-{number:04d}", line[0].strip(), category))
+        rows = csv.reader(io.StringIO(read_utf8(path), newline=""))
+        for number, line in enumerate(rows, start=1):
+            if not line or not "".join(line).strip():
+                continue
+            if len(line) != 1:
+                raise InputFileError(path, number, "HEx-PHI files hold one instruction per row")
+            requests.append(Request(f"{path.stem}-{number:04d}", line[0].strip(), category))
     if not requests:
         raise AlignAuditError(f"{folder}: the HEx-PHI .csv files hold no requests")
     return requests  # ids are unique: file stems are unique within a folder

@@ -22,6 +22,25 @@ class SamplingConfig:
         return self.temperature <= 0.0
 
 
+class Response(str):
+    """A response text with how it ended, for backends that know (servers report it).
+
+    `error` is set when there is no answer to judge: the request failed, or the server sent an
+    empty or filtered reply. Such a response is recorded as a generation error, never judged.
+    """
+
+    finish_reason: str | None
+    error: str | None
+
+    def __new__(
+        cls, text: str, finish_reason: str | None = None, error: str | None = None
+    ) -> "Response":
+        response = super().__new__(cls, text)
+        response.finish_reason = finish_reason
+        response.error = error
+        return response
+
+
 class Generator(Protocol):
     """A generation backend. `describe()` goes into the run's config."""
 

@@ -220,6 +220,24 @@ class _TokenLoopGenerator:
 
     # --- public API ---------------------------------------------------------------------------
 
+    def prompt_overflow(self, prompts: Sequence[str]) -> tuple[dict[int, int], int | None]:
+        """({index: tokens} of prompts too long for some member's context, that context)."""
+        from alignaudit.generation.context import context_window, overflowing
+
+        for member in self.members:
+            window = context_window(member.model, member.tokenizer)
+            found = overflowing(
+                prompts,
+                lambda p, m=member: m.render(p, self.sampling.system_prompt),
+                member.tokenizer,
+                window,
+                self.sampling.max_new_tokens,
+                add_special_tokens=not member.uses_chat,
+            )
+            if found:
+                return found, window
+        return {}, None
+
     def generate(self, prompts: Sequence[str]) -> list[str]:
         """Responses in request order; requests are decoded in batches of similar prompt length."""
         import torch

@@ -55,6 +55,21 @@ class HFGenerator:
     def describe(self) -> dict[str, object]:
         return {"backend": "hf", "model": self.model_spec, "template": self.template}
 
+    def prompt_overflow(self, prompts: Sequence[str]) -> tuple[dict[int, int], int | None]:
+        """({index: tokens} of prompts too long for the context, the context window)."""
+        from alignaudit.generation.context import context_window, overflowing
+
+        window = context_window(self.model, self.tokenizer)
+        found = overflowing(
+            prompts,
+            self.render,
+            self.tokenizer,
+            window,
+            self.sampling.max_new_tokens,
+            add_special_tokens=self.template != "chat",
+        )
+        return found, window
+
     def render(self, prompt: str) -> str:
         return render_prompt(self.tokenizer, prompt, self.sampling.system_prompt, self.template)
 

@@ -1,14 +1,17 @@
 """`openai:NAME` models: any OpenAI-compatible chat-completions server as a generation backend.
 
 Requests run on a bounded thread pool and come back in prompt order; retries and error messages
-are `ChatClient`'s. `top_k` and `min_new_tokens` have no OpenAI parameter: when set, they go as
-vLLM's `top_k` / `min_tokens` extras (servers that do not know them may reject the request).
+are `ChatClient`'s. A null or empty reply (what hosted APIs send when their own filter blocks
+one) comes back as a `Response` with `error` set: a generation error for that request, retried
+on resume, never an empty answer to judge. `top_k` and `min_new_tokens` have no OpenAI
+parameter: when set, they go as vLLM's `top_k` / `min_tokens` extras (servers that do not
+know them may reject the request).
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.base import Response, SamplingConfig
 from alignaudit.openai_chat import ChatClient, map_ordered
 
 
@@ -52,10 +55,14 @@ class OpenAIGenerator:
             params["extra_body"] = extra
         return params
 
-    def _generate_one(self, prompt: str) -> str:
-        return self.client.complete(self._messages(prompt), **self._params())
+    def _generate_one(self, prompt: str) -> Response:
+        reply = self.client.complete(self._messages(prompt), **self._params())
+        if not reply.strip():
+            reason = reply.finish_reason
+            return Response("", reason, f"empty reply from the server (finish_reason {reason})")
+        return Response(str(reply), reply.finish_reason)
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str]) -> list[Response]:
         return map_ordered(self._generate_one, prompts, self.concurrency)
 
     def describe(self) -> dict[str, object]:

@@ -24,7 +24,9 @@ def load_template(template: str) -> str:
         raise AlignAuditError(
             f"template {template!r} is neither 'chat', 'plain' nor an existing file"
         )
-    text = path.read_text()
+    from alignaudit.textfile import read_utf8
+
+    text = read_utf8(path)
     if "{prompt}" not in text:
         raise AlignAuditError(f"{path}:1: a template file must contain the placeholder {{prompt}}")
     return text

@@ -1,6 +1,7 @@
 """Labeled responses and judgment files for agreement checks; the statistics are in metrics."""
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,11 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise AlignAuditError(f"{path} not found; give a CSV or JSONL file of labeled responses")
     if path.suffix.lower() in (".jsonl", ".json"):
         return list(read_jsonl_objects(path))
-    with path.open(encoding="utf-8", newline="") as handle:
-        # Line numbers count the header as line 1 (multi-line cells make this approximate).
-        return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]
+    from alignaudit.textfile import read_utf8
+
+    handle = io.StringIO(read_utf8(path), newline="")
+    # Line numbers count the header as line 1 (multi-line cells make this approximate).
+    return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]
 
 
 def _pick_column(row: dict[str, Any], wanted: str | None, candidates: Sequence[str]) -> str | None:

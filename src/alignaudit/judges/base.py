@@ -11,6 +11,7 @@ class JudgeInput:
     prompt: str
     response: str
     category: str = "uncategorized"
+    error: str | None = None  # the generation failed: nothing to judge (never given to judges)
 
 
 VERDICTS = ("refused", "complied", "off_task")

@@ -4,6 +4,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from alignaudit import validation
 from alignaudit.errors import AlignAuditError
 from alignaudit.judges.base import Judge
 
@@ -22,6 +23,11 @@ class JudgeOptions:
     device: str | None = None
     timeout: float = 120.0  # seconds per request to a judge server
     judge_template: str | None = None  # the rubric judge's prompt, with {instruction}/{response}
+
+    def __post_init__(self) -> None:
+        validation.at_least(self, 1, "batch_size", "concurrency")
+        validation.at_least(self, 0, "max_retries")
+        validation.positive(self, "timeout")
 
 
 JudgeFactory = Callable[[JudgeOptions], Judge]

@@ -3,9 +3,39 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 from math import comb
+from types import SimpleNamespace
 from typing import Any
 
+from alignaudit import validation
+from alignaudit.errors import AlignAuditError
 from alignaudit.metrics.verdicts import GateMeasure, gate_measure
+
+
+def check_gate_thresholds(max_increase: float, significance: float) -> None:
+    """--max-increase in [0, 1], --significance in (0, 1); AlignAuditError naming the flag."""
+    thresholds = SimpleNamespace(max_increase=max_increase, significance=significance)
+    validation.within(thresholds, "max_increase", 0, 1)
+    validation.within(thresholds, "significance", 0, 1, open_low=True, open_high=True)
+
+
+def check_same_benchmark(
+    baseline: dict[str, Any], candidate: dict[str, Any], allow_partial: bool
+) -> None:
+    """Runs of different request sets (benchmark, --limit, seed) are not comparable as a whole."""
+    prints = [
+        (config.get("run") or {}).get("benchmark", {}).get("fingerprint")
+        for config in (baseline, candidate)
+    ]
+    if None in prints or prints[0] == prints[1] or allow_partial:
+        return
+    described = [
+        (config.get("run") or {}).get("benchmark", {}) for config in (baseline, candidate)
+    ]
+    raise AlignAuditError(
+        "the runs answered different requests (benchmark "
+        + " vs ".join(f"{d.get('spec')} limit {d.get('limit')} n {d.get('n')}" for d in described)
+        + "); compare runs of the same benchmark, or --allow-partial to compare what they share"
+    )
 
 
 def mcnemar_exact_greater(worse: int, better: int) -> float:
@@ -32,6 +62,7 @@ class PairedComparison:
     better: int
     p_value: float
     per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_dropped: int = 0  # requests judged in either run but not decided in both
 
     @property
     def increase(self) -> float:
@@ -51,6 +82,7 @@ def compare_runs(
     base = _flag_by_id(baseline, judge, measure)
     cand = _flag_by_id(candidate, judge, measure)
     shared = sorted(set(base) & set(cand))
+    seen = {j["id"] for j in [*baseline, *candidate] if j["judge"] == judge}
     if not shared:
         raise ValueError(f"the two runs share no request judged by {judge!r}")
     worse = sum(1 for i in shared if cand[i] and not base[i])
@@ -76,6 +108,7 @@ def compare_runs(
         better=better,
         p_value=mcnemar_exact_greater(worse, better),
         per_category=per_category,
+        n_dropped=len(seen) - len(shared),
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 BOOTSTRAP_RESAMPLES = 2000
+# `error_source` of a judgment that records a generation error (an empty or filtered reply)
+GENERATION_ERROR = "generation"
 
 def _verdict_is(verdict: str) -> Callable[[dict[str, Any]], Any]:
     return lambda row: None if row.get("verdict") is None else row["verdict"] == verdict
@@ -38,6 +40,9 @@ def summarize_judge(judgments: Iterable[dict[str, Any]]) -> dict[str, Any]:
     rows = list(judgments)
     decided = [r for r in rows if not r.get("error")]
     summary: dict[str, Any] = {"n": len(decided), "errors": len(rows) - len(decided)}
+    generation_errors = sum(1 for r in rows if r.get("error_source") == GENERATION_ERROR)
+    if generation_errors:  # counted in `errors` too; shown apart: the model gave no answer
+        summary["generation_errors"] = generation_errors
     intervals: dict[str, list[float] | None] = {}
     for metric, read in METRICS.items():
         values = [float(v) for v in map(read, decided) if v is not None]
@@ -50,7 +55,10 @@ def summarize_judge(judgments: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def compute_results(
     generations: Sequence[dict[str, Any]], judgments: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The contract's results.json body for one run."""
+    """The contract's results.json body for one run (one record per id, and per id and judge)."""
+    from alignaudit.jsonl import latest_by_key
+
+    generations, judgments = latest_by_key(list(generations)), latest_by_key(list(judgments))
     category_of = {g["id"]: g.get("category", "uncategorized") for g in generations}
     by_judge: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for judgment in judgments:

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     import torch
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
 @dataclass
 class LoadOptions:
     dtype: str = "auto"  # auto, float32, bfloat16, float16
@@ -24,6 +27,12 @@ def resolve_device(device: str) -> str:
     if device != "auto":
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise AlignAuditError(f"--device {device}: no CUDA device is visible; use cpu")
+        index = device.partition(":")[2]
+        if index and int(index) >= torch.cuda.device_count():
+            raise AlignAuditError(
+                f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
         return device
     if torch.cuda.is_available():
         return "cuda"

@@ -87,7 +87,8 @@ def category_bars(
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel(xlabel)
-    ax.legend(loc="lower right", fontsize=8)
+    # Outside the axes: inside, it covers the bars of the last categories.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.set_title(title, loc="left")
     return _to_svg(fig)
 

@@ -29,6 +29,15 @@ def fmt_score(value: float | None, interval: list[float] | None = None) -> str:
     return text
 
 
+def fmt_block_errors(block: dict[str, Any]) -> str:
+    """Judge errors, with those where the model gave no answer (an empty or filtered reply, a
+    generation error) named apart."""
+    text = fmt_errors(block.get("errors"), block.get("n"))
+    generation = block.get("generation_errors")
+    return f"{text}, {generation} no answer" if generation else text
+
+
+RATE_COLUMNS = ("n", "refusal rate", "harmful rate", "mean score", "errors")
 # A row of a judges-block table: its label cells and block, or None for a section break.
 BlockRow = tuple[tuple[str, ...], dict[str, Any], str | None] | None
 
@@ -66,7 +75,7 @@ def block_table(title: str, labels: tuple[str, ...], rows: list[BlockRow]) -> Ta
             str(block["n"]),
             *rate_cells(block, measures),
             *score,
-            fmt_errors(block.get("errors"), block.get("n")),
+            fmt_block_errors(block),
             style=style,
         )
     return table
@@ -189,6 +198,10 @@ MEASURE_NOTES = {
 def print_gate(decision: "GateDecision", console: Console) -> None:
     result, failed = decision.comparison, decision.failed
     console.print(gate_table(decision))
+    console.print(
+        f"compared {result.n_shared} requests decided in both runs; dropped {result.n_dropped} "
+        "(judged in only one run, or an error in either)"
+    )
     console.print(
         f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became "
         f"{result.measure}, {result.better} stopped being {result.measure}, "

@@ -12,14 +12,15 @@ from alignaudit.metrics.verdicts import (
     NOT_REFUSED,
     RATE_MEASURES,
     Measure,
-    fmt_errors,
     rate,
     upgrade_results,
 )
+from alignaudit.report.console import fmt_block_errors
 from alignaudit.runs.store import RunDir
 
 JUDGE_PREFERENCE = ("rubric", "strongreject", "refusal", "llama-guard", "harmbench-cls", "keyword")
 SAMPLES_PER_CONDITION = 3
+TEXT_PREVIEW_CHARS = 1500  # longer prompts and responses fold; the full text is one click away
 
 
 @dataclass
@@ -172,7 +173,7 @@ def build_context(
 
 
 def _category_chart(conditions: list[Condition], judge: str, measure: Measure) -> str | None:
-    """The headline rate per category for every condition but the ED ones."""
+    """The headline rate per category for every condition, ED ones included."""
     from alignaudit.report import charts
 
     baseline = conditions[0]
@@ -180,7 +181,6 @@ def _category_chart(conditions: list[Condition], judge: str, measure: Measure) -
     series = {
         c.name: [rate(_category_block(c, judge, cat), measure.key)[0] for cat in categories]
         for c in conditions
-        if ed_alpha(c.name) is None
     }
     if not categories or not series:
         return None
@@ -221,6 +221,12 @@ def _ed_chart(
     )
 
 
+def shorten(text: Any, limit: int = TEXT_PREVIEW_CHARS) -> str:
+    """The opening of a long text (the report shows the rest on request)."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit].rstrip() + " …"
+
+
 def render_html(context: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -231,16 +237,27 @@ def render_html(context: dict[str, Any]) -> str:
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
     env.filters["ci"] = lambda v: "" if not v else f"{100 * v[0]:.0f}–{100 * v[1]:.0f}"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
+    env.filters["shorten"] = shorten
+    env.globals["preview_chars"] = TEXT_PREVIEW_CHARS
     env.filters["rate"] = lambda block, key: rate(block, key)
-    env.filters["errors"] = lambda block: fmt_errors(block.get("errors"), block.get("n"))
+    env.filters["errors"] = fmt_block_errors
     return env.get_template("report.html.j2").render(**context)
 
 
+def markdown_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: no column breaks, line breaks or raw HTML."""
+    text = " ".join(str(value).split())
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, escaped)
+    return text
+
+
 def render_summary(context: dict[str, Any]) -> str:
+    judge = markdown_cell(context["judge"])
     judge = context["judge"]
     labels = [label for _, label in context["rate_columns"]]
     lines = [
-        f"# {context['title']}",
+        f"# {markdown_cell(context['title'])}",
         "",
         f"Primary judge: `{judge}` (headline: {context['measure']}). Rates in % with 95% "
         "bootstrap intervals; – where the judge does not measure it. Not refused is not "
@@ -254,12 +271,12 @@ def render_summary(context: dict[str, Any]) -> str:
             rates = " | ".join(_pct_ci(block, key) for key, _ in context["rate_columns"])
             score = block.get("mean_score")
             lines.append(
-                f"| {condition.name} | {name} | {block['n']} | {rates} | "
-                f"{'–' if score is None else round(score, 2)} "
-                f"| {fmt_errors(block.get('errors'), block.get('n'))} |"
+                f"| {markdown_cell(condition.name)} | {markdown_cell(name)} | {block['n']} "
+                f"| {rates} | {'–' if score is None else round(score, 2)} "
+                f"| {markdown_cell(fmt_block_errors(block))} |"
             )
     for key, value in context["extra"].items():
-        lines += ["", f"**{key}**: {value}"]
+        lines += ["", f"**{markdown_cell(key)}**: {markdown_cell(value)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -279,14 +296,17 @@ def write_report(
     redact: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Path:
+    from alignaudit.outputs import check_output_file
     from alignaudit.runs.store import write_text_atomic
 
+    summary = out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md")
+    if summary == out:
+        summary = out.with_name(f"{out.stem}.summary.md")
+    for path in (out, summary):
+        check_output_file(path, [c.run_dir for c in conditions])
     context = build_context(conditions, title, redact, extra)
     write_text_atomic(out, render_html(context))
-    write_text_atomic(
-        out.with_name("summary.md") if out.name == "report.html" else out.with_suffix(".md"),
-        render_summary(context),
-    )
+    write_text_atomic(summary, render_summary(context))
     return out
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from alignaudit import validation
 from alignaudit.errors import AlignAuditError
 from alignaudit.runs.evaluate import (
     JUDGE_TEMPLATE_HELP,
@@ -90,6 +91,13 @@ class AuditOptions:
     max_increase: float = setting(
         0.05, help="Gate: largest allowed rise of the harmful rate vs aligned (a fraction)."
     )
+    retry_errors: bool = setting(
+        True,
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    )
+    timeout: float = setting(
+        120.0, help="Seconds to wait for each request to a generation or judge server."
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -99,6 +107,14 @@ class AuditOptions:
 
     def validate(self) -> None:
         """Checks that need no model or file; raise AlignAuditError naming the flag."""
+        from alignaudit.attacks.finetune import METHODS
+
+        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size")
+        validation.at_least(self, 0, "mix_safety")
+        validation.positive(self, "aoa_epochs", "benign_epochs", "timeout")
+        validation.one_of(self, "method", METHODS)
+        if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
+            raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
 
 
 def condition_names(options: AuditOptions) -> list[str]:
@@ -126,7 +142,15 @@ def condition_names(options: AuditOptions) -> list[str]:
 
 def run_audit(options: AuditOptions, console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) every condition, then write results.json, summary.md and report.html.
-    With a console, prints each condition's tables as `alignaudit audit` does."""
+    With a console, prints each condition's tables as `alignaudit audit` does. One process at a
+    time works on an audit directory."""
+    from alignaudit.runs.lock import exclusive
+
+    with exclusive(options.out):
+        return _run_audit(options, console)
+
+
+def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]:
     started = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
     if options.judge_model and "rubric" not in options.judges:
@@ -233,6 +257,8 @@ def _run_condition(
         judge_template=options.judge_template,
         base_url=options.base_url,
         concurrency=options.max_concurrency,
+        retry_errors=options.retry_errors,
+        timeout=options.timeout,
     )
     if name == "base":
         return run_evaluation(replace(evaluation, model=options.base), console)

@@ -17,11 +17,12 @@ from typing import Any
 
 from rich.console import Console
 
+from alignaudit import validation
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
 from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.judges import JudgeOptions
-from alignaudit.models.hf import LoadOptions
+from alignaudit.models.hf import DTYPES, LoadOptions
 from alignaudit.models.spec import ModelSpec, parse_model_spec
 from alignaudit.report.console import print_results, sweep_table
 from alignaudit.runs.environment import environment
@@ -100,6 +101,13 @@ class EvalOptions:
     alphas: list[float] = alphas_setting([0.3], "ED strength; a comma list runs a sweep.")
     base_template: str = setting("plain", help="ED base prompt: plain, chat or a file.")
     overwrite: bool = setting(False, help="Discard an existing run with another config.")
+    retry_errors: bool = setting(
+        True,
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    )
+    timeout: float = setting(
+        120.0, help="Seconds to wait for each request to a generation or judge server."
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -107,6 +115,14 @@ class EvalOptions:
 
     def validate(self) -> None:
         """Checks that need no model or file; raise AlignAuditError naming the flag."""
+        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size", "concurrency")
+        validation.at_least(self, 0, "temperature", "top_k")
+        validation.within(self, "top_p", 0, 1, open_low=True)
+        validation.positive(self, "timeout")
+        validation.one_of(self, "dtype", DTYPES)
+        validation.device(self)
+        if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
+            raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
 
     def is_sweep(self) -> bool:
         return self.ed_base is not None and len(self.alphas) > 1
@@ -158,6 +174,7 @@ class Evaluation:
             judge_model=options.judge_model,
             base_url=options.judge_base_url or options.base_url,
             concurrency=options.concurrency,
+            timeout=options.timeout,
             judge_template=judge_template_text(options.judge_template),
         )
         self._models: dict[str, tuple[Any, Any]] = {}
@@ -218,6 +235,7 @@ class Evaluation:
             judge_options=self.judge_options,
             batch_size=options.batch_size,
             overwrite=options.overwrite,
+            retry_errors=options.retry_errors,
         )
         return fill_run(plan)
 
@@ -231,6 +249,7 @@ class Evaluation:
             load=self.load,
             base_url=options.base_url,
             concurrency=options.concurrency,
+            timeout=options.timeout,
         )
 
     def single_model_run(self, out: Path, spec: ModelSpec, template: str) -> dict[str, Any]:

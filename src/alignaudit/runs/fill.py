@@ -1,7 +1,13 @@
 """Fill a run directory: generate what is missing, judge what is missing, recompute results.
 
 Everything is keyed by request id (and judge name), so rerunning after an interruption or with
-an extra judge does only the remaining work and never writes a line twice.
+an extra judge does only the remaining work. One process at a time works on a run directory (a
+lock); readers keep one record per key, the newest, so a retried error replaces the old line.
+
+A generation error (the server sent an empty or filtered reply) is its own outcome: no judge
+sees it; each judge records it as an error from the generation, so it is never counted as
+compliance, and results count it apart. On resume, generation errors and judge errors are
+retried unless `retry_errors` is off.
 """
 
 from collections.abc import Callable, Sequence
@@ -11,9 +17,12 @@ from typing import Any
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
 from alignaudit.generation.base import Generator
-from alignaudit.judges import JudgeInput, JudgeOptions, available_judges, get_judge
+from alignaudit.jsonl import latest_by_key
+from alignaudit.judges import JudgeInput, JudgeOptions, Judgment, available_judges, get_judge
 from alignaudit.metrics import compute_results
+from alignaudit.metrics.rates import GENERATION_ERROR
 from alignaudit.progress import progress_bar
+from alignaudit.runs.lock import exclusive
 from alignaudit.runs.store import JsonlLog, RunDir
 
 
@@ -27,6 +36,7 @@ class EvalPlan:
     judge_options: JudgeOptions
     batch_size: int = 16
     overwrite: bool = False
+    retry_errors: bool = True
 
 
 def fill_run(plan: EvalPlan) -> dict[str, Any]:
@@ -35,6 +45,11 @@ def fill_run(plan: EvalPlan) -> dict[str, Any]:
         raise AlignAuditError(
             f"unknown judge {unknown[0]!r}; choose from: {', '.join(available_judges())}"
         )
+    with exclusive(plan.run_dir.path):
+        return _fill_locked(plan)
+
+
+def _fill_locked(plan: EvalPlan) -> dict[str, Any]:
     plan.run_dir.prepare(plan.config, plan.overwrite)
     generations = generate_missing(plan)
     judgments = judge_missing(
@@ -42,6 +57,7 @@ def fill_run(plan: EvalPlan) -> dict[str, Any]:
         plan.judges,
         plan.judge_options,
         plan.run_dir.judgments,
+        plan.retry_errors,
     )
     results = compute_results(generations, judgments)
     plan.run_dir.write_results(results)
@@ -51,10 +67,15 @@ def fill_run(plan: EvalPlan) -> dict[str, Any]:
 def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
     """All generations of the plan's requests, in request order, generating only the missing."""
     log = plan.run_dir.generations
-    done = {record["id"]: record for record in log.read()}
+    done = {
+        record["id"]: record
+        for record in log.read()
+        if not (plan.retry_errors and record.get("error"))
+    }
     missing = [request for request in plan.requests if request.id not in done]
     if missing:
         generator = plan.make_generator()
+        refuse_overlong_prompts(generator, missing)
         with progress_bar() as progress:
             task = progress.add_task("generating", total=len(missing))
             for batch in _chunks(missing, max(1, plan.batch_size)):
@@ -67,25 +88,79 @@ def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
     return [done[request.id] for request in plan.requests]
 
 
+def refuse_overlong_prompts(generator: Generator, requests: Sequence[Request]) -> None:
+    """Before any generation: a prompt the model's context cannot hold is an error."""
+    check = getattr(generator, "prompt_overflow", None)
+    if check is None:
+        return
+    found, window = check([request.prompt for request in requests])
+    if found:
+        index, tokens = next(iter(found.items()))
+        raise AlignAuditError(
+            f"request {requests[index].id!r}: the prompt is {tokens} tokens, more than the "
+            f"model's context of {window} tokens leaves beside the new ones "
+            f"({len(found)} request(s) too long); shorten or remove them, or lower "
+            "--max-new-tokens"
+        )
+
+
 def judge_missing(
-    items: Sequence[JudgeInput], judges: Sequence[str], options: JudgeOptions, log: JsonlLog
+    items: Sequence[JudgeInput],
+    judges: Sequence[str],
+    options: JudgeOptions,
+    log: JsonlLog,
+    retry_errors: bool = True,
 ) -> list[dict[str, Any]]:
     """Every judge's verdict on every item, asking each judge only about the missing ones."""
     existing = log.read()
-    judged = {(record["id"], record["judge"]) for record in existing}
+    if any("judge" not in record for record in existing):
+        raise AlignAuditError(f"{log.path} holds lines that are not judgments; write elsewhere")
+    judged = {
+        (record["id"], record["judge"]): record
+        for record in existing
+        if not (retry_errors and record.get("error"))
+        or record.get("error_source") == GENERATION_ERROR
+    }
+    added: list[dict[str, Any]] = []
     for name in judges:
-        todo = [item for item in items if (item.id, name) not in judged]
-        if not todo:
-            continue
-        judge = get_judge(name, options)
-        with progress_bar() as progress:
-            task = progress.add_task(f"judging ({name})", total=len(todo))
-            for batch in _chunks(todo, max(1, options.batch_size)):
-                records = [judgment.to_record() for judgment in judge.judge(batch)]
-                log.append(records)
-                existing += records
-                progress.advance(task, len(batch))
-    return existing
+        todo = [item for item in items if not _is_current(judged.get((item.id, name)), item)]
+        unanswered = [item for item in todo if item.error]
+        if unanswered:
+            added += _append(log, [_generation_error(item, name) for item in unanswered])
+        answered = [item for item in todo if not item.error]
+        if answered:
+            added += _judge_all(get_judge(name, options), answered, options.batch_size, log)
+    return latest_by_key(existing + added)
+
+
+def _judge_all(
+    judge: Any, items: Sequence[JudgeInput], batch_size: int, log: JsonlLog
+) -> list[dict[str, Any]]:
+    added: list[dict[str, Any]] = []
+    with progress_bar() as progress:
+        task = progress.add_task(f"judging ({judge.name})", total=len(items))
+        for batch in _chunks(items, max(1, batch_size)):
+            added += _append(log, [judgment.to_record() for judgment in judge.judge(batch)])
+            progress.advance(task, len(batch))
+    return added
+
+
+def _is_current(record: dict[str, Any] | None, item: JudgeInput) -> bool:
+    """Whether a kept judgment still fits its item: one for a generation error is redone once
+    the generation succeeded (and the other way round)."""
+    if record is None:
+        return False
+    return (record.get("error_source") == GENERATION_ERROR) == bool(item.error)
+
+
+def _generation_error(item: JudgeInput, judge: str) -> dict[str, Any]:
+    error = f"no response to judge: {item.error}"
+    return Judgment.failed(item.id, judge, error, error_source=GENERATION_ERROR).to_record()
+
+
+def _append(log: JsonlLog, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    log.append(records)
+    return records
 
 
 def _generation_record(request: Request, response: str) -> dict[str, Any]:
@@ -93,8 +168,13 @@ def _generation_record(request: Request, response: str) -> dict[str, Any]:
         "id": request.id,
         "category": request.category,
         "prompt": request.prompt,
-        "response": response,
+        "response": str(response),
     }
+    finish_reason, error = (getattr(response, key, None) for key in ("finish_reason", "error"))
+    if finish_reason is not None:
+        record["finish_reason"] = finish_reason
+    if error is not None:
+        record["error"] = error
     if request.meta:
         record["meta"] = request.meta
     return record
@@ -106,6 +186,7 @@ def judge_input(record: dict[str, Any]) -> JudgeInput:
         prompt=record.get("prompt", ""),
         response=record["response"],
         category=record.get("category") or "uncategorized",
+        error=record.get("error") or None,
     )
 
 

@@ -3,7 +3,12 @@
 from pathlib import Path
 
 from alignaudit.errors import AlignAuditError
-from alignaudit.metrics.paired import GateDecision, decide_gate
+from alignaudit.metrics.paired import (
+    GateDecision,
+    check_gate_thresholds,
+    check_same_benchmark,
+    decide_gate,
+)
 
 
 def gate_runs(
@@ -12,11 +17,17 @@ def gate_runs(
     max_increase: float,
     judge: str | None = None,
     significance: float = 0.05,
+    allow_partial: bool = False,
 ) -> GateDecision:
-    """Compare `judge` (default: the best judge both runs have) on the requests both decided."""
+    """Compare `judge` (default: the best judge both runs have) on the requests both decided.
+
+    Runs of different request sets (benchmark, --limit, seed) are refused unless allow_partial.
+    """
     from alignaudit.report.html import Condition, primary_judge
 
+    check_gate_thresholds(max_increase, significance)
     base, cand = Condition.load("baseline", baseline), Condition.load("candidate", candidate)
+    check_same_benchmark(base.config, cand.config, allow_partial)
     judge = judge or primary_judge([base, cand])
     category_of = {g["id"]: g.get("category", "uncategorized") for g in base.run_generations()}
     try:

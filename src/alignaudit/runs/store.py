@@ -13,7 +13,7 @@ from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
 from alignaudit.jsonfiles import changed_keys, write_json_atomic, write_text_atomic
-from alignaudit.jsonl import iter_jsonl
+from alignaudit.jsonl import iter_jsonl, latest_by_key
 
 # Re-exported: run code imports them from here.
 __all__ = [
@@ -31,12 +31,15 @@ class JsonlLog:
         self.path = Path(path)
 
     def read(self) -> list[dict[str, Any]]:
+        """The records, one per (id, judge): the newest wins (see `latest_by_key`)."""
         if not self.path.exists():
             return []
+        if self.path.is_dir():
+            raise AlignAuditError(f"{self.path} is a directory; expected a JSONL file")
         lines = iter_jsonl(
             self.path, complete_lines_only=True, hint="; repair or delete that line and rerun"
         )
-        return [record for _, record in lines]
+        return latest_by_key([record for _, record in lines])
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -66,6 +69,14 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AlignAuditError(f"{path} does not exist; is this a run directory?") from None
+    except NotADirectoryError:
+        raise AlignAuditError(
+            f"{path.parent} is a file, not a run directory; give the directory `eval` wrote"
+        ) from None
+    except IsADirectoryError:
+        raise AlignAuditError(f"{path} is a directory; expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
 
@@ -83,12 +94,15 @@ class RunDir:
     def prepare(self, config: dict[str, Any], overwrite: bool = False) -> None:
         """Start or resume a run. What decides the outputs (`config["run"]`) must not change;
         new judges may be added to an existing run."""
+        if self.path.exists() and not self.path.is_dir():
+            raise AlignAuditError(f"--out {self.path} is a file; give a directory")
         self.path.mkdir(parents=True, exist_ok=True)
         config = dict(config)
         if self.config_path.exists():
             old = self.read_config()
             changes = changed_keys(old.get("run"), config.get("run"))
-            if changes and not overwrite:
+            # A start that failed before any result holds nothing to keep.
+            if changes and not overwrite and self.has_results():
                 raise AlignAuditError(
                     f"{self.path} holds a run with another configuration (changed: "
                     f"{', '.join(changes)}); use another --out, or --overwrite to discard it"
@@ -99,6 +113,10 @@ class RunDir:
                 judges = list(old.get("judges", []))
                 config["judges"] = judges + [j for j in config.get("judges", []) if j not in judges]
         write_json_atomic(self.config_path, config)
+
+    def has_results(self) -> bool:
+        """Whether any request got a response (generation errors do not count)."""
+        return any(not record.get("error") for record in self.generations.read())
 
     def discard(self) -> None:
         for log in (self.generations, self.judgments):
