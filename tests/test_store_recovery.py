@@ -35,7 +35,7 @@ def test_a_line_that_is_not_an_object_names_file_and_line(tmp_path: Path) -> Non
     path.write_text('{"id": "a"}\n["a", "list"]\n')
     with pytest.raises(InputFileError) as info:
         JsonlLog(path).read()
-    assert str(info.value) == f"{path}:2: expected a JSON object"
+    assert str(info.value) == f"{path}:2: each line must be a JSON object"
     assert (info.value.path, info.value.line) == (path, 2)
 
 
