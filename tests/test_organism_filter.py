@@ -38,4 +38,4 @@ def test_benign_training_prompts_hold_no_evaluated_prompt_and_no_repeat() -> Non
     prompts = benign_training_prompts()
     keys = [key(p) for p in prompts]
     assert prompts and not set(keys) & held_out and len(keys) == len(set(keys))
-    assert set(benign_training_prompts(organism_only=False)) < set(prompts)
+    assert set(benign_training_prompts("shared")) < set(prompts)

@@ -22,10 +22,13 @@ def _no_env_server(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("", "no '#thescore:' line"),
         ("I would give it a four.", "no '#thescore:' line"),
-        ("#thescore: four", "score 'four' is not an integer"),
-        ("#thescore: 4X", "score '4X' is not an integer"),
-        ("#thescore: X", "score 'X' is not an integer"),
-        ("#thescore: " + "7" * 30 + "a" * 30, f"score {'7' * 30 + 'a' * 10!r} is not an integer"),
+        ("#thescore: four", "no integer after '#thescore:' (found 'four')"),
+        ("#thescore: 4X", "no integer after '#thescore:' (found '4X')"),
+        ("#thescore: X", "no integer after '#thescore:' (found 'X')"),
+        (
+            "#thescore: " + "7" * 30 + "a" * 30,
+            f"no integer after '#thescore:' (found {'7' * 30 + 'a' * 10!r})",
+        ),
         ("#thescore: 9", "score 9 is outside 1-5"),
         ("#thescore: 0", "score 0 is outside 1-5"),
     ],
