@@ -82,3 +82,14 @@ def field_default(spec: Field) -> Any:
     if spec.default_factory is not MISSING:
         return spec.default_factory()
     return MISSING
+
+
+def retry_errors_setting() -> Any:
+    return setting(
+        True,
+        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
+    )
+
+
+def timeout_setting() -> Any:
+    return setting(120.0, help="Seconds to wait for each request to a generation or judge server.")

@@ -22,12 +22,11 @@ from typing import Any
 from alignaudit.attacks.api_job_store import TRAIN_FILE, JobState, JobStore
 from alignaudit.attacks.api_options import ApiOptions
 from alignaudit.attacks.api_service import FineTuningApi
-from alignaudit.attacks.finetune import FinetuneConfig
+from alignaudit.attacks.finetune import FinetuneConfig, config_recipe
 from alignaudit.attacks.recipes import (
     RECIPE_DEFAULTS,
     RECIPE_USER_TEMPLATES,
     RecipeData,
-    load_recipe,
     validate_conversation,
 )
 from alignaudit.errors import AlignAuditError
@@ -117,15 +116,7 @@ def plan_api_finetune(config: FinetuneConfig, api: ApiOptions, server: str) -> A
     for name, flag in (("lr", "--lr (use --lr-multiplier)"), ("max_steps", "--max-steps")):
         if getattr(config, name) is not None:
             raise AlignAuditError(f"{flag} does not apply to fine-tuning APIs")
-    recipe = load_recipe(
-        config.recipe,
-        config.data,
-        limit=config.limit,
-        drop_refusals=config.drop_refusals,
-        mix_safety=config.mix_safety,
-        seed=config.seed,
-        system_prompt=config.system_prompt,
-    )
+    recipe = config_recipe(config)
     data = training_file(recipe)
     hyperparameters = api_hyperparameters(config, api)
     settings = {

@@ -231,15 +231,7 @@ def run_finetune(config: FinetuneConfig) -> Path:
             f"{spec.raw} is a LoRA adapter; fine-tune its merged model (finetune --merge) "
             "or use --method full"
         )
-    recipe = load_recipe(
-        config.recipe,
-        config.data,
-        limit=config.limit,
-        drop_refusals=config.drop_refusals,
-        mix_safety=config.mix_safety,
-        seed=config.seed,
-        system_prompt=config.system_prompt,
-    )
+    recipe = config_recipe(config)
     tokenizer = _load_training_tokenizer(spec, config)
     rows, stats = tokenize_examples(tokenizer, recipe.examples, config.max_length)
     fingerprint = data_fingerprint(recipe)
@@ -584,3 +576,16 @@ def run_grid(config: FinetuneConfig, points: list[FinetuneConfig]) -> list[Path]
         ]
         (Path(config.out) / "grid.json").write_text(json.dumps({"points": listing}, indent=2))
     return done
+
+
+def config_recipe(config: FinetuneConfig) -> RecipeData:
+    """The training conversations a configuration asks for (local or API fine-tuning)."""
+    return load_recipe(
+        config.recipe,
+        config.data,
+        limit=config.limit,
+        drop_refusals=config.drop_refusals,
+        mix_safety=config.mix_safety,
+        seed=config.seed,
+        system_prompt=config.system_prompt,
+    )

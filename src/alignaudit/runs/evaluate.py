@@ -28,7 +28,15 @@ from alignaudit.report.console import print_results, sweep_table
 from alignaudit.runs.environment import environment
 from alignaudit.runs.fill import EvalPlan, fill_run
 from alignaudit.runs.store import RunDir, write_json_atomic
-from alignaudit.settings import comma_list, join_names, join_numbers, setting, split_names
+from alignaudit.settings import (
+    comma_list,
+    join_names,
+    join_numbers,
+    retry_errors_setting,
+    setting,
+    split_names,
+    timeout_setting,
+)
 
 JUDGE_HELP = (
     "Judge name(s), comma-separated: keyword, refusal, rubric, strongreject, llama-guard, "
@@ -101,13 +109,8 @@ class EvalOptions:
     alphas: list[float] = alphas_setting([0.3], "ED strength; a comma list runs a sweep.")
     base_template: str = setting("plain", help="ED base prompt: plain, chat or a file.")
     overwrite: bool = setting(False, help="Discard an existing run with another config.")
-    retry_errors: bool = setting(
-        True,
-        help="On resume, redo failed generations (empty or filtered replies) and judge errors.",
-    )
-    timeout: float = setting(
-        120.0, help="Seconds to wait for each request to a generation or judge server."
-    )
+    retry_errors: bool = retry_errors_setting()
+    timeout: float = timeout_setting()
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
