@@ -14,7 +14,6 @@ Requests repeat (across conditions, samples and alphas), so their embeddings are
 distinct request text.
 """
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import regex
-
-from alignaudit.errors import AlignAuditError
 
 if TYPE_CHECKING:
     from alignaudit.judges.refusal.features import ResponseEncoder
@@ -256,20 +253,15 @@ class EngagementHead:
 
     @classmethod
     def load(cls, path: Path = ENGAGEMENT_HEAD_PATH) -> "EngagementHead":
-        if not path.exists():
-            raise AlignAuditError(
-                f"engagement head missing at {path}; run python -m tools.engagement_judge.train"
-            )
-        data = json.loads(path.read_text())
-        expected = (FORMAT, [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES], CUE_COUNT,
-                    CUE_CHARS)
-        found = (data.get("format"), data.get("cues"), data.get("cue_count"),
-                 data.get("cue_chars"))
-        if found != expected:
-            raise AlignAuditError(
-                f"{path} was trained with other features; rerun "
-                "python -m tools.engagement_judge.train"
-            )
+        from alignaudit.judges.refusal.head import read_head_file
+
+        expected = {
+            "format": FORMAT,
+            "cues": [*PERSONA_CUES, *GREETING_CUES, *ENGAGEMENT_CUES],
+            "cue_count": CUE_COUNT,
+            "cue_chars": CUE_CHARS,
+        }
+        data = read_head_file(path, expected, "python -m tools.engagement_judge.train")
         vectors = ("weights", "mean", "scale", "request_center", "response_center")
         arrays = {key: np.asarray(data[key], dtype=np.float32) for key in vectors}
         return cls(bias=float(data["bias"]), **arrays)

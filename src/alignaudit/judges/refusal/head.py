@@ -5,6 +5,7 @@ tools/refusal_judge/train.py, which is not part of the installed package)."""
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,17 +50,12 @@ class RefusalHead:
 
     @classmethod
     def load(cls, path: Path = HEAD_PATH) -> "RefusalHead":
-        if not path.exists():
-            raise AlignAuditError(
-                f"refusal judge weights missing at {path}; run tools/refusal_judge/train.py"
-            )
-        data = json.loads(path.read_text())
-        expected = (list(REFUSAL_CUES), HEAD_TOKENS, ENCODER_LAYERS)
-        found = (data.get("cues"), data.get("head_tokens"), data.get("encoder_layers"))
-        if found != expected:
-            raise AlignAuditError(
-                f"{path} was trained with other features; rerun tools/refusal_judge/train.py"
-            )
+        expected = {
+            "cues": list(REFUSAL_CUES),
+            "head_tokens": HEAD_TOKENS,
+            "encoder_layers": ENCODER_LAYERS,
+        }
+        data = read_head_file(path, expected, "tools/refusal_judge/train.py")
         return cls(
             weights=np.asarray(data["weights"], dtype=np.float32),
             bias=float(data["bias"]),
@@ -68,3 +64,13 @@ class RefusalHead:
             calibration=data.get("calibration"),
             ffn_neurons=data.get("ffn_neurons"),
         )
+
+
+def read_head_file(path: Path, expected: dict[str, Any], retrain: str) -> dict[str, Any]:
+    """A shipped head's JSON, checked to match the features this code computes."""
+    if not path.exists():
+        raise AlignAuditError(f"judge weights missing at {path}; run {retrain}")
+    data = json.loads(path.read_text())
+    if any(data.get(key) != value for key, value in expected.items()):
+        raise AlignAuditError(f"{path} was trained with other features; rerun {retrain}")
+    return data
