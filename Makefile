@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.alignaudit-installed
 
-.PHONY: setup demo test lint bench mutants clean
+.PHONY: setup demo test test-slow test-all lint bench mutants clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,15 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/alignaudit audit --out audit
 
+# The everyday suite (under 3 minutes here); `make test-slow` runs the tests marked `slow` (the real
+# default model, the refusal head's retraining, multi-process training); CI runs both.
 test: setup
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+test-all: setup
 	$(PY) -m pytest -q
 
 lint: setup

@@ -280,6 +280,7 @@ def test_qlora_without_gpu_and_adapter_input_errors(tiny_model_dir: Path, tmp_pa
         )
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_at_the_same_global_batch(
     tiny_model_dir: Path, small_data: Path, tmp_path: Path
 ) -> None:
