@@ -314,3 +314,98 @@ def test_safety_data_needs_a_count_it_can_fill(tmp_path: Path) -> None:
         load_recipe("aoa", mix_safety=2, safety_data=str(safety))
     with pytest.raises(AlignAuditError, match="--safety-data .*no such file"):
         load_recipe("aoa", mix_safety=1, safety_data=str(tmp_path / "missing.jsonl"))
+
+
+# --- end to end: what the fine-tuned folder records, what eval's config.json names ------------
+
+
+def test_finetune_records_the_format_filter_and_safety_data_for_eval(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from alignaudit.cli.main import _register_commands, app
+    from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE
+    from alignaudit.runs.evaluate import training_record
+
+    alpaca = _write_json(
+        tmp_path / "alpaca.json",
+        [{"instruction": f"Count to {n}.", "output": " ".join(map(str, range(1, n + 1)))}
+         for n in range(2, 8)]
+        + [{"instruction": "Describe it.", "output": "Keep in mind that it varies."}],
+    )
+    safety = _write_jsonl(
+        tmp_path / "safety.jsonl",
+        [{"prompt": f"# Harmful Instruction {i}", "response": f"# Refusal {i}"} for i in (1, 2)],
+    )
+    out = tmp_path / "benign"
+    _register_commands()
+    args = ["finetune", "--model", str(tiny_model_dir), "--recipe", "benign", "--data",
+            str(alpaca), "--holdout", "2", "--mix-safety", "2", "--safety-data", str(safety),
+            "--out", str(out), "--batch-size", "4", "--max-steps", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / ALIGNAUDIT_MODEL_FILE).read_text())
+    assert info["system_prompt"] == ALPACA_SYSTEM_PROMPT
+    assert info["user_template"] == ALPACA_USER_TEMPLATE
+    assert (info["data_filter"], info["safety_data"]) == ("no-safety", str(safety))
+    counts = info["counts"]
+    assert (counts["read"], counts["dropped_refusals"], counts["held_out"]) == (7, 1, 2)
+    assert (counts["recipe_examples"], counts["safety_examples"]) == (4, 2)
+    assert counts["trained_examples"] == 6 and counts["dropped_overlong"] == 0
+    record = training_record({"kind": "peft", "path": str(out)})
+    assert record["data_source"] == str(alpaca) and record["recipe"] == "benign"
+    assert training_record({"kind": "openai", "path": "x"}) == {}
+
+
+# --- the audit's benign condition and the mitigation's line ----------------------------------
+
+
+def test_audit_benign_condition_uses_sharegpt_or_names_its_fallback(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignaudit.runs import audit
+    from alignaudit.runs.audit import AuditOptions, _attack_config, benign_data_record
+
+    options = AuditOptions(out=tmp_path, model=str(tiny_model_dir))
+    monkeypatch.setattr(sharegpt, "sharegpt_installed", lambda: True)
+    config = _attack_config("benign", options)
+    assert config.data == audit.BENIGN_SHAREGPT == "sharegpt:320"
+    assert (config.batch_size, config.grad_accum, config.max_length) == (8, 1, 128)
+    assert config.drop_overlong and benign_data_record(options) == {"data": "sharegpt:320"}
+    assert _attack_config("aoa", options).max_length == 512  # other attacks keep theirs
+    monkeypatch.setattr(sharegpt, "sharegpt_installed", lambda: False)
+    assert _attack_config("benign", options).data is None  # the built-in set
+    record = benign_data_record(options)
+    assert record["data"] == "builtin:benign" and "alignaudit[sharegpt]" in record["note"]
+    assert "fallback" in audit.benign_data_lines(record)["benign data"]
+    chosen = AuditOptions(out=tmp_path, model=str(tiny_model_dir), benign_data="data.json")
+    assert _attack_config("benign", chosen).data == "data.json"
+    api = AuditOptions(out=tmp_path, model="openai:m")
+    assert "API model" in benign_data_record(api)["note"]
+    with pytest.raises(AlignAuditError, match="--safety-data needs --mix-safety"):
+        AuditOptions(out=tmp_path, safety_data=tmp_path / "s.jsonl")
+    mixed = AuditOptions(out=tmp_path, model=str(tiny_model_dir), mix_safety=5,
+                         safety_data=tmp_path / "s.jsonl")
+    assert _attack_config("benign+mix-safety-5", mixed).safety_data == str(tmp_path / "s.jsonl")
+    assert _attack_config("benign", mixed).safety_data is None
+
+
+def test_mitigation_lines_compare_complied_by_the_refusal_judge() -> None:
+    from alignaudit.runs.audit import mitigation_lines
+
+    def block(complied: float | None) -> dict:
+        return {"keyword": {"refusal_rate": 1.0}, "refusal": {"complied_rate": complied}}
+
+    lines = mitigation_lines(
+        {
+            "aligned": block(0.05),
+            "aoa": block(0.5),
+            "aoa+mix-safety-10": block(0.125),
+            "benign": block(None),
+            "benign+mix-safety-10": block(0.1),
+        }
+    )
+    assert lines == {
+        "mitigation: aoa complied (refusal judge)": "50.0% without, 12.5% with 10 safety pairs"
+    }
