@@ -186,6 +186,9 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
     results: dict[str, dict[str, Any]] = {}
     benign: dict[str, dict[str, Any]] = {}
     names, skipped = _runnable_conditions(options, console)
+    benign_data = benign_data_record(options) if "benign" in options.conditions else None
+    for key, line in benign_data_lines(benign_data).items():
+        _say(console)(f"{key}: {line}")
     for name in names:
         if console is not None:
             console.rule(f"[bold]condition: {name}")
@@ -203,7 +206,7 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
             "n": {name: r["n"] for name, r in benign.items()},
         },
         "models": {"aligned": options.model, "base": options.base},
-        "benign_data": benign_data_record(options) if "benign" in options.conditions else None,
+        "benign_data": benign_data,
         "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
         "options": _jsonable(options),
     }
