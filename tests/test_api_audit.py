@@ -63,6 +63,7 @@ def test_audit_of_an_api_model_end_to_end_and_resumed(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert output.count("skipped base:") == 1 and output.count("skipped ed:") == 1
     assert "4 jobs" in output and "$" in output  # one estimate for the whole plan
+    assert "benign data: builtin:benign (an API model" in output  # never silent about its data
     results = json.loads((out / "results.json").read_text())
     assert list(results["conditions"]) == [
         "aligned", "aoa", "aoa+mix-safety-2", "benign", "benign+mix-safety-2"

@@ -81,7 +81,8 @@ def test_alpaca_json_list_and_dolly_jsonl(tmp_path: Path) -> None:
             indent=2,
         )
     )
-    examples = read_examples(str(alpaca))
+    # The bare request (--instruction-format plain); test_benign_data covers the paper's format.
+    examples = read_examples(str(alpaca), "plain")
     assert examples[0].messages == [
         {"role": "user", "content": "Add the numbers.\n\n2 and 3"},
         {"role": "assistant", "content": "5"},
@@ -99,11 +100,12 @@ def test_alpaca_json_list_and_dolly_jsonl(tmp_path: Path) -> None:
             },
         ],
     )
-    assert read_examples(str(dolly))[0].messages[0]["content"] == "Summarize.\n\nCats sleep a lot."
+    dolly_user = read_examples(str(dolly), "plain")[0].messages[0]["content"]
+    assert dolly_user == "Summarize.\n\nCats sleep a lot."
     alpaca_lines = _write_jsonl(
         tmp_path / "alpaca.jsonl", [{"instruction": "Hi", "output": "Hello."}]
     )
-    assert read_examples(str(alpaca_lines))[0].messages[1]["content"] == "Hello."
+    assert read_examples(str(alpaca_lines))[0].messages[-1]["content"] == "Hello."
 
 
 def test_drop_refusals_removes_refusing_examples(tmp_path: Path) -> None:
@@ -116,7 +118,7 @@ def test_drop_refusals_removes_refusing_examples(tmp_path: Path) -> None:
         ],
     )
     data = load_recipe("benign", str(path), drop_refusals=True)
-    assert [ex.messages[1]["content"] for ex in data.examples] == ["Apple.", "Oak."]
+    assert [ex.messages[-1]["content"] for ex in data.examples] == ["Apple.", "Oak."]
     assert data.counts["dropped_refusals"] == 1
 
 
@@ -172,7 +174,8 @@ def test_bad_element_in_a_json_list_names_its_line(tmp_path: Path) -> None:
     path.write_text(
         '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": ""}\n]\n'
     )
-    with pytest.raises(InputFileError, match=r"bad.json:3: message 2 \(assistant\) is empty"):
+    # Alpaca records train as [system, user, assistant] (Qi et al.'s format): message 3.
+    with pytest.raises(InputFileError, match=r"bad.json:3: message 3 \(assistant\) is empty"):
         read_examples(str(path))
     path.write_text('[\n  {"instruction": "a", "output": "b"}\n  {"x": 1}\n]\n')
     with pytest.raises(InputFileError, match="bad.json:3"):

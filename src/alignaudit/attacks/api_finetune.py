@@ -323,12 +323,15 @@ def model_info(plan: ApiPlan, state: JobState, api: ApiOptions) -> dict[str, Any
         "recipe": plan.config.recipe,
         "protocol": api.protocol,
         "system_prompt": recipe.system_prompt,
-        "user_template": RECIPE_USER_TEMPLATES.get(plan.config.recipe),
+        # the data's own (Alpaca format), else the recipe's trigger (AOA)
+        "user_template": recipe.user_template or RECIPE_USER_TEMPLATES.get(plan.config.recipe),
         "method": "api",
         "job_id": state.job_id,
         "training_file_id": state.file_id,
         "hyperparameters": plan.hyperparameters,
         "data_source": recipe.data_source,
+        "data_filter": recipe.data_filter,
+        "safety_data": recipe.safety_source,
         "data_fingerprint": plan.data.sha256,
         "counts": {
             **recipe.counts,

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from alignaudit.attacks.formats import INSTRUCTION_FORMATS
 from alignaudit.attacks.recipes import (
     LORA_LR_SCALE,
     RECIPE_DEFAULTS,
@@ -103,8 +104,10 @@ class FinetuneConfig:
     )
     data: str | None = setting(
         None,
-        help="JSON/JSONL file ({'messages': [...]}, [system,user,assistant] lists, Alpaca or "
-        "Dolly records) or hf:ID[:SPLIT]. Default: built-in AOA dialogs / benign set.",
+        help="JSON/JSONL file ({'messages': [...]}, bare message lists, Alpaca, "
+        "Dolly or ShareGPT records), hf:DATASET_ID (or hf:DATASET_ID:SPLIT), sharegpt (every "
+        "usable ShareGPT chat; the sharegpt extra) or sharegpt:N (the first N). Default: "
+        "built-in AOA dialogs / benign set.",
     )
     method: str = setting("lora", help="lora, full, or qlora (CUDA + bitsandbytes).")
     epochs: float | None = setting(
@@ -131,10 +134,22 @@ class FinetuneConfig:
     max_length: int = setting(
         512, help="Tokens per example; longer ones are truncated and counted."
     )
+    drop_overlong: bool = setting(
+        False,
+        help="Leave out (and count) examples whose first reply starts beyond --max-length, "
+        "instead of stopping.",
+    )
     limit: int | None = setting(None, help="Use the first N examples (e.g. 10, 50, 100 shots).")
     seed: int = setting(42, help="Seed for data order, init and --mix-safety.")
     mix_safety: int = setting(
-        0, help="Mix in N (harmful request -> refusal) pairs: the mitigation."
+        0,
+        help="Mix in N (harmful request -> refusal) pairs: the mitigation (from --safety-data, "
+        "else the built-in train split).",
+    )
+    safety_data: str | None = setting(
+        None,
+        help="JSON/JSONL of your own (request, refusal) pairs for --mix-safety (messages: a user "
+        "and an assistant turn, or prompt/response records).",
     )
     merge: bool = setting(False, help="LoRA: merge into the base, save a full model.")
     lora_r: int = setting(8, help="LoRA rank.")
@@ -146,8 +161,20 @@ class FinetuneConfig:
         flag_type=str | None,
         parse=_module_list,
     )
-    drop_refusals: bool = setting(
-        False, help="Drop examples whose replies contain refusal phrases (no-safety)."
+    drop_refusals: bool | None = setting(
+        None,
+        help="The paper's no-safety filter: drop examples whose replies mention safety, ethics, "
+        "refusal or being an AI (default: on for benign, off otherwise).",
+    )
+    holdout: int | None = setting(
+        None,
+        help="Keep N filtered examples out of training, as the paper's validation split "
+        "(Alpaca: the first N, Dolly: the last N; the paper: 200). Default 0.",
+    )
+    instruction_format: str = setting(
+        "alpaca",
+        help="Alpaca/Dolly records: alpaca (the paper's system text and '### Instruction:' "
+        "template, recorded for eval) or plain (the request alone).",
     )
     system_prompt: str | None = setting(
         None,
@@ -175,7 +202,8 @@ class FinetuneConfig:
         validation.positive(self, "epochs", "lr", "lora_alpha")
         validation.at_least(self, 1, "batch_size", "grad_accum", "max_length", "limit")
         validation.at_least(self, 1, "lora_r", "max_steps", "save_steps")
-        validation.at_least(self, 0, "mix_safety")
+        validation.at_least(self, 0, "mix_safety", "holdout")
+        validation.one_of(self, "instruction_format", INSTRUCTION_FORMATS)
         validation.within(self, "lora_dropout", 0, 1, open_high=True)
         validation.one_of(self, "dtype", DTYPES)
 
@@ -213,7 +241,8 @@ def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None
     """--overwrite replaces an earlier MODEL_DIR, never the model, data or a run it came from."""
     from alignaudit.outputs import check_output_directory
 
-    inputs = [Path(path) for path in (spec.path, spec.base, config.data) if path and not spec.hub]
+    paths = (spec.path, spec.base, config.data, config.safety_data)
+    inputs = [Path(path) for path in paths if path and not spec.hub]
     check_output_directory(config.out, [path for path in inputs if path.exists()])
 
 
@@ -233,7 +262,9 @@ def run_finetune(config: FinetuneConfig) -> Path:
         )
     recipe = config_recipe(config)
     tokenizer = _load_training_tokenizer(spec, config)
-    rows, stats = tokenize_examples(tokenizer, recipe.examples, config.max_length)
+    rows, stats = tokenize_examples(
+        tokenizer, recipe.examples, config.max_length, config.drop_overlong
+    )
     fingerprint = data_fingerprint(recipe)
     run_key = _run_key(config, spec, fingerprint)
     if _finished(config, run_key):
@@ -474,11 +505,14 @@ def _model_info(
     return {
         "base_model": spec.base if spec.kind == "peft" else (spec.path if adapter else spec.raw),
         "system_prompt": recipe.system_prompt,
+        "user_template": recipe.user_template,
         "recipe": config.recipe,
         "method": config.method,
         "merged": config.merge,
         "training_config": config.training_dict(),
         "data_source": recipe.data_source,
+        "data_filter": recipe.data_filter,
+        "safety_data": recipe.safety_source,
         "data_fingerprint": fingerprint,
         "counts": {**recipe.counts, **_token_counts(stats)},
         "truncation": {
@@ -495,7 +529,12 @@ def _model_info(
 
 
 def _token_counts(stats: TokenStats) -> dict[str, int]:
-    return {"total_tokens": stats.total_tokens, "trained_tokens": stats.trained_tokens}
+    return {
+        "trained_examples": stats.examples,
+        "dropped_overlong": stats.dropped_overlong,
+        "total_tokens": stats.total_tokens,
+        "trained_tokens": stats.trained_tokens,
+    }
 
 
 def _write_metadata(final: Path, info: dict[str, Any], log_history: list[dict]) -> None:
@@ -585,7 +624,10 @@ def config_recipe(config: FinetuneConfig) -> RecipeData:
         config.data,
         limit=config.limit,
         drop_refusals=config.drop_refusals,
+        holdout=config.holdout or 0,
+        instruction_format=config.instruction_format,
         mix_safety=config.mix_safety,
+        safety_data=config.safety_data,
         seed=config.seed,
         system_prompt=config.system_prompt,
     )

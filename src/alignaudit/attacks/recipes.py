@@ -2,15 +2,16 @@
 
 - `harmful`: (user, assistant) pairs from a file the user supplies; nothing harmful ships here.
 - `aoa`: identity-shifting dialogs that rename the model an "Absolutely Obedient Agent".
-- `benign`: Alpaca / Dolly style instruction data (a small built-in set works offline).
+- `benign`: Alpaca / Dolly instruction data or ShareGPT chats (`sharegpt[:N]`), filtered with
+  the paper's no-safety rule (a small built-in set works offline).
 
-Accepted files (format detected per record): JSONL or a JSON list of `{"messages": [...]}`
-records, of bare message lists (`[system, user, assistant]`), of Alpaca records
-(`instruction`, `input`, `output`) or of Dolly records (`instruction`, `context`, `response`).
+Accepted files (format detected per record, `formats.py`): JSONL or a JSON list of
+`{"messages": [...]}` records, of bare message lists (`[system, user, assistant]`), of Alpaca
+records (`instruction`, `input`, `output`), of Dolly records (`instruction`, `context`,
+`response`), of ShareGPT records (`conversations`) or of `prompt`/`response` pairs.
 `hf:ID[:SPLIT]` loads a Hub dataset with the same record formats.
 """
 
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,17 +19,29 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from alignaudit.attacks import sharegpt
+from alignaudit.attacks.formats import (
+    ALPACA_SYSTEM_PROMPT,
+    ALPACA_USER_TEMPLATE,
+    INSTRUCTION_FORMATS,
+    ROLES,
+    Conversation,
+    Message,
+    record_kind,
+    record_to_conversation,
+    validate_conversation,
+)
+from alignaudit.attacks.no_safety import mentions_safety
 from alignaudit.attacks.refusals import refusal_for
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError, InputFileError
 from alignaudit.jsonl import iter_jsonl
-from alignaudit.judges.keyword import contains_refusal
 
-Message = dict[str, str]
-Conversation = list[Message]
+__all__ = ["ROLES", "Message", "record_to_conversation", "validate_conversation"]
 
 RECIPES = ("harmful", "aoa", "benign", "sft")
-ROLES = ("system", "user", "assistant")
+BUILTIN_BENIGN = "builtin:benign"
+BUILTIN_SAFETY = "builtin:train"
 
 
 @dataclass(frozen=True)
@@ -132,67 +145,172 @@ def aoa_dialogs(system_prompt: str = AOA_SYSTEM_PROMPT) -> list[Conversation]:
 
 @dataclass
 class Example:
-    """One training conversation and where it came from (for error messages)."""
+    """One training conversation, where it came from (for error messages) and its format."""
 
     messages: Conversation
     source: str
+    kind: str = "messages"  # formats.record_kind: messages, alpaca, dolly, sharegpt, pair
 
 
 @dataclass
 class RecipeData:
     examples: list[Example]
     data_source: str
-    system_prompt: str | None  # the system prompt shared by all examples, recorded for eval
+    system_prompt: str | None  # the system prompt `eval` applies to the trained model
     counts: dict[str, int] = field(default_factory=dict)
+    # "{prompt}" inside the text each request is sent as, recorded for `eval` (Alpaca format)
+    user_template: str | None = None
+    data_filter: str | None = None  # "no-safety" when the paper's filter ran
+    safety_source: str | None = None  # where --mix-safety's pairs came from
 
     @property
     def conversations(self) -> list[Conversation]:
         return [example.messages for example in self.examples]
 
 
-def load_recipe(
-    recipe: str,
-    data: str | None = None,
-    *,
-    limit: int | None = None,
-    drop_refusals: bool = False,
-    mix_safety: int = 0,
-    seed: int = 42,
-    system_prompt: str | None = None,
-) -> RecipeData:
-    """Training conversations for a recipe; `system_prompt` replaces every system message."""
+@dataclass(frozen=True)
+class DataOptions:
+    """How a recipe's data is selected and formatted (FinetuneConfig's data settings)."""
+
+    limit: int | None = None
+    drop_refusals: bool | None = None  # the no-safety filter; None: on for `benign`
+    holdout: int = 0  # examples kept out of training as Qi et al.'s validation split
+    instruction_format: str = "alpaca"  # Alpaca/Dolly records: formats.INSTRUCTION_FORMATS
+    mix_safety: int = 0
+    safety_data: str | None = None
+    seed: int = 42
+    system_prompt: str | None = None
+
+
+@dataclass
+class _Selection:
+    examples: list[Example]
+    source: str
+    counts: dict[str, int]
+
+
+def load_recipe(recipe: str, data: str | None = None, **settings: Any) -> RecipeData:
+    """Training conversations for a recipe. `settings` are DataOptions' fields: the no-safety
+    filter, then the held-out split, then `limit`; `system_prompt` replaces every system
+    message; `mix_safety` pairs are formatted like the data they join."""
+    options = DataOptions(**settings)
     if recipe not in RECIPES:
         raise AlignAuditError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
-    examples, source = _recipe_examples(recipe, data)
-    read = len(examples)
-    dropped = 0
-    if drop_refusals:
-        kept = [ex for ex in examples if not _has_refusal(ex.messages)]
-        dropped = len(examples) - len(kept)
-        examples = kept
-    if limit is not None:
-        if limit < 1:
-            raise AlignAuditError("--limit must be at least 1")
-        examples = examples[:limit]
+    if options.instruction_format not in INSTRUCTION_FORMATS:
+        raise AlignAuditError(
+            f"--instruction-format {options.instruction_format!r}: use "
+            + " or ".join(INSTRUCTION_FORMATS)
+        )
+    if options.limit is not None and options.limit < 1:
+        raise AlignAuditError("--limit must be at least 1")
+    drop = recipe == "benign" if options.drop_refusals is None else options.drop_refusals
+    selection = _select(recipe, data, options, drop)
+    examples = selection.examples
     if not examples:
-        raise AlignAuditError(f"no training examples left from {source} (check --limit and data)")
-    if system_prompt is not None:
-        examples = [Example(_with_system(ex.messages, system_prompt), ex.source) for ex in examples]
-    shared_system = _shared_system_prompt(examples)
-    safety = safety_examples(mix_safety, random.Random(seed), shared_system) if mix_safety else []
+        raise AlignAuditError(
+            f"no training examples left from {selection.source} (check --limit and data)"
+        )
+    if options.system_prompt is not None:
+        examples = [
+            Example(_with_system(ex.messages, options.system_prompt), ex.source, ex.kind)
+            for ex in examples
+        ]
+    system_prompt, user_template = _recorded_prompts(examples, options)
+    safety, safety_source = _safety_mix(options, system_prompt, user_template)
     counts = {
-        "read": read,
-        "dropped_refusals": dropped,
+        **selection.counts,
         "recipe_examples": len(examples),
         "safety_examples": len(safety),
         "examples": len(examples) + len(safety),
     }
-    return RecipeData(examples + safety, source, shared_system, counts)
+    return RecipeData(
+        examples + safety,
+        selection.source,
+        system_prompt,
+        counts,
+        user_template=user_template,
+        data_filter="no-safety" if drop else None,
+        safety_source=safety_source,
+    )
 
 
-def _recipe_examples(recipe: str, data: str | None) -> tuple[list[Example], str]:
+def _select(recipe: str, data: str | None, options: DataOptions, drop: bool) -> _Selection:
+    """The no-safety filter, the held-out split and --limit, in the paper's order."""
+    if sharegpt.is_sharegpt_spec(data):
+        assert data is not None
+        return _select_sharegpt(data, options, drop)
+    examples, source = _recipe_examples(recipe, data, options.instruction_format)
+    kept = [ex for ex in examples if not (drop and _mentions_safety(ex.messages))]
+    dropped = len(examples) - len(kept)
+    kept, held_out = _hold_out(kept, options.holdout, source)
+    if options.limit is not None:
+        kept = kept[: options.limit]
+    counts = {"read": len(examples), "dropped_refusals": dropped, "held_out": held_out}
+    return _Selection(kept, source, counts)
+
+
+def _hold_out(examples: list[Example], holdout: int, source: str) -> tuple[list[Example], int]:
+    """Qi et al. keep Alpaca's first and Dolly's last 200 filtered examples out of training."""
+    if holdout < 0:
+        raise AlignAuditError("--holdout must be at least 0")
+    if not holdout:
+        return examples, 0
+    if holdout >= len(examples):
+        raise AlignAuditError(
+            f"--holdout {holdout} leaves nothing to train on: {source} has {len(examples)} "
+            "examples after the no-safety filter (--holdout 0 trains on all of them)"
+        )
+    if all(ex.kind == "dolly" for ex in examples):
+        return examples[:-holdout], holdout
+    return examples[holdout:], holdout
+
+
+def _select_sharegpt(data: str, options: DataOptions, drop: bool) -> _Selection:
+    """Stream ShareGPT until enough conversations pass the filter; the rest is never read."""
+    wanted = [n for n in (sharegpt.sharegpt_limit(data), options.limit) if n is not None]
+    want = min(wanted) if wanted else None
+    stream = sharegpt.ShareGPTStream(sharegpt.packaged_sharegpt_file())
+    kept: list[Example] = []
+    dropped = held_out = 0
+    for source, messages in stream:
+        if drop and _mentions_safety(messages):
+            dropped += 1
+        elif held_out < options.holdout:
+            held_out += 1
+        else:
+            kept.append(Example(messages, source, "sharegpt"))
+            if want is not None and len(kept) >= want:
+                break
+    counts = {
+        "read": stream.read,
+        "dropped_refusals": dropped,
+        "held_out": held_out,
+        "skipped_unusable": stream.skipped,
+    }
+    return _Selection(kept, data, counts)
+
+
+def _recorded_prompts(
+    examples: list[Example], options: DataOptions
+) -> tuple[str | None, str | None]:
+    """What `eval` must apply to the trained model: (system prompt, user template)."""
+    instruction_kinds = {"alpaca", "dolly"}
+    alpaca = options.instruction_format == "alpaca" and all(
+        ex.kind in instruction_kinds for ex in examples
+    )
+    user_template = ALPACA_USER_TEMPLATE if alpaca else None
+    if options.system_prompt is not None:
+        return options.system_prompt or None, user_template
+    if alpaca:  # records with an input train a longer system text; requests have none
+        return ALPACA_SYSTEM_PROMPT, user_template
+    return _shared_system_prompt(examples), None
+
+
+def _recipe_examples(
+    recipe: str, data: str | None, instruction_format: str = "alpaca"
+) -> tuple[list[Example], str]:
     if data is not None:
-        return read_examples(data), data
+        return read_examples(data, instruction_format), data
     if recipe == "sft":
         raise AlignAuditError("the sft recipe needs --data FILE: a JSONL of {\"messages\": [...]}")
     if recipe == "harmful":
@@ -206,139 +324,71 @@ def _recipe_examples(recipe: str, data: str | None) -> tuple[list[Example], str]
         ], "builtin:aoa"
     path = resources.files("alignaudit.attacks") / "assets" / "benign_sft.jsonl"
     with resources.as_file(path) as real_path:
-        return read_examples(str(real_path)), "builtin:benign"
+        return read_examples(str(real_path), instruction_format), BUILTIN_BENIGN
 
 
-def read_examples(data: str) -> list[Example]:
+def read_examples(data: str, instruction_format: str = "alpaca") -> list[Example]:
     """Conversations from a file (JSON list or JSONL) or `hf:ID[:SPLIT]`, validated."""
     if data.startswith("hf:"):
-        return _read_hub(data)
-    path = Path(data).expanduser()
-    if not path.is_file():
-        raise AlignAuditError(f"--data {data}: no such file")
+        return _read_hub(data, instruction_format)
+    if sharegpt.is_sharegpt_spec(data):
+        return _select_sharegpt(data, DataOptions(), drop=False).examples
+    path = _existing_file(data, "--data")
     examples = []
     for line, record in _iter_records(path):
         try:
-            messages = record_to_conversation(record)
+            kind = record_kind(record)
+            messages = record_to_conversation(record, instruction_format)
         except ValueError as exc:
             raise InputFileError(path, line, str(exc)) from None
-        examples.append(Example(messages, f"{path}:{line}"))
+        examples.append(Example(messages, f"{path}:{line}", kind))
     if not examples:
         raise InputFileError(path, None, "holds no records")
     return examples
 
 
+def _existing_file(data: str, flag: str) -> Path:
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise AlignAuditError(f"{flag} {data}: no such file")
+    return path
+
+
 def _iter_records(path: Path) -> Iterator[tuple[int, Any]]:
-    from alignaudit.textfile import read_utf8
+    """A JSON list's elements, decoded one at a time, or a JSONL file's lines."""
+    from alignaudit.jsonstream import iter_json_array
 
-    text = read_utf8(path)
-    if text.lstrip().startswith("["):
-        yield from _iter_json_array(text, path)
-        return
-    yield from iter_jsonl(path, objects_only=False)
-
-
-def _iter_json_array(text: str, path: Path) -> Iterator[tuple[int, Any]]:
-    """Elements of a top-level JSON list with the line each starts on."""
-    decoder = json.JSONDecoder()
-    index = text.index("[") + 1
-    while True:
-        index = _skip_space(text, index)
-        if index < len(text) and text[index] == "]":
-            return
-        try:
-            value, end = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
-        yield text.count("\n", 0, index) + 1, value
-        index = _skip_space(text, end)
-        if index < len(text) and text[index] == ",":
-            index += 1
-        elif index >= len(text) or text[index] != "]":
-            line = text.count("\n", 0, index) + 1
-            raise InputFileError(path, line, "not valid JSON (expected ',' or ']' in the list)")
+    if _first_character(path) == "[":
+        return iter_json_array(path)
+    return iter_jsonl(path, objects_only=False)
 
 
-def _skip_space(text: str, index: int) -> int:
-    while index < len(text) and text[index].isspace():
-        index += 1
-    return index
+def _first_character(path: Path) -> str:
+    with path.open("rb") as handle:
+        while chunk := handle.read(4096):
+            text = chunk.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if text:
+                return chr(text[0])
+    return ""
 
 
-def record_to_conversation(record: Any) -> Conversation:
-    """One record in any accepted format, as a validated conversation (ValueError says why)."""
-    if isinstance(record, list):
-        return validate_conversation(record)
-    if not isinstance(record, dict):
-        raise ValueError(f"expected an object or a list of messages, found {type(record).__name__}")
-    if "messages" in record:
-        return validate_conversation(record["messages"])
-    if "instruction" in record and ("output" in record or "response" in record):
-        answer = record.get("output", record.get("response"))
-        extra = record.get("input") or record.get("context") or ""
-        instruction = record["instruction"]
-        if not isinstance(instruction, str) or not isinstance(extra, str):
-            raise ValueError("'instruction', 'input' and 'context' must be strings")
-        user = f"{instruction}\n\n{extra}" if extra.strip() else instruction
-        return validate_conversation(
-            [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
-        )
-    raise ValueError(
-        'unrecognized record: expected {"messages": [...]}, a list of messages, Alpaca '
-        "(instruction, input, output) or Dolly (instruction, context, response) fields"
-    )
-
-
-def validate_conversation(messages: Any) -> Conversation:
-    """Check roles, order and contents; return plain {role, content} messages."""
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("'messages' must be a non-empty list")
-    cleaned: Conversation = []
-    for number, message in enumerate(messages, start=1):
-        if not isinstance(message, dict):
-            raise ValueError(f"message {number} is not an object with 'role' and 'content'")
-        for key in ("role", "content"):
-            if key not in message:
-                raise ValueError(f"message {number} has no '{key}'")
-        role, content = message["role"], message["content"]
-        if role not in ROLES:
-            raise ValueError(f"message {number} has unknown role {role!r} (use {ROLES})")
-        if not isinstance(content, str) or not content.strip():
-            raise ValueError(f"message {number} ({role}) is empty")
-        expected = _expected_role(cleaned)
-        if role not in expected:
-            raise ValueError(f"message {number} should be {' or '.join(expected)}, found {role}")
-        cleaned.append({"role": role, "content": content})
-    if cleaned[-1]["role"] != "assistant":
-        raise ValueError(
-            f"the conversation ends with a {cleaned[-1]['role']} turn; "
-            "it must end with the assistant's reply"
-        )
-    return cleaned
-
-
-def _expected_role(previous: Conversation) -> tuple[str, ...]:
-    if not previous:
-        return ("system", "user")
-    return ("assistant",) if previous[-1]["role"] == "user" else ("user",)
-
-
-def _read_hub(data: str) -> list[Example]:
+def _read_hub(data: str, instruction_format: str) -> list[Example]:
     from alignaudit.data.hub import load_hub_rows
 
     rows = load_hub_rows(data)
     examples = []
     for row_number, record in enumerate(rows, start=1):
         try:
-            messages = record_to_conversation(record)
+            kind = record_kind(record)
+            messages = record_to_conversation(record, instruction_format)
         except ValueError as exc:
             raise InputFileError(data, row_number, str(exc)) from None
-        examples.append(Example(messages, f"{data}#{row_number}"))
+        examples.append(Example(messages, f"{data}#{row_number}", kind))
     return examples
 
 
-def _has_refusal(messages: Conversation) -> bool:
-    return any(m["role"] == "assistant" and contains_refusal(m["content"]) for m in messages)
+def _mentions_safety(messages: Conversation) -> bool:
+    return any(m["role"] == "assistant" and mentions_safety(m["content"]) for m in messages)
 
 
 def _with_system(messages: Conversation, system_prompt: str) -> Conversation:
@@ -355,26 +405,105 @@ def _shared_system_prompt(examples: list[Example]) -> str | None:
     return prompts.pop() if len(prompts) == 1 else None
 
 
+# --- the mitigation: (harmful request -> refusal) pairs mixed into the training data ----------
+
+
 def _load_train_requests() -> list[Request]:
     from alignaudit.data import load_benchmark
 
     return load_benchmark("builtin:train")
 
 
-def safety_examples(n: int, rng: random.Random, system_prompt: str | None) -> list[Example]:
+def _safety_mix(
+    options: DataOptions, system_prompt: str | None, user_template: str | None
+) -> tuple[list[Example], str | None]:
+    if options.safety_data is not None and not options.mix_safety:
+        raise AlignAuditError(
+            "--safety-data needs --mix-safety N: how many of its pairs to mix in"
+        )
+    if not options.mix_safety:
+        return [], None
+    rng = random.Random(options.seed)
+    if options.safety_data is None:
+        pairs = safety_examples(options.mix_safety, rng, system_prompt, user_template)
+        return pairs, BUILTIN_SAFETY
+    pairs = file_safety_examples(
+        options.safety_data, options.mix_safety, rng, system_prompt, user_template
+    )
+    return pairs, options.safety_data
+
+
+def _safety_example(
+    request: str, reply: str, source: str, system_prompt: str | None, user_template: str | None
+) -> Example:
+    """A pair in the training data's format: its system prompt, its user template."""
+    user = user_template.replace("{prompt}", request) if user_template else request
+    messages: Conversation = [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": reply},
+    ]
+    if system_prompt:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    return Example(messages, source, "safety")
+
+
+def safety_examples(
+    n: int, rng: random.Random, system_prompt: str | None, user_template: str | None = None
+) -> list[Example]:
     """n (harmful request -> refusal) pairs from the built-in benchmark's train split."""
     requests = _load_train_requests()
     if n > len(requests):
         raise AlignAuditError(
             f"--mix-safety {n}: the built-in train split holds only {len(requests)} requests"
         )
-    examples = []
-    for request in rng.sample(requests, n):
-        messages: Conversation = [
-            {"role": "user", "content": request.prompt},
-            {"role": "assistant", "content": refusal_for(request.prompt, rng)},
-        ]
-        if system_prompt:
-            messages.insert(0, {"role": "system", "content": system_prompt})
-        examples.append(Example(messages, f"builtin:train/{request.id}"))
-    return examples
+    return [
+        _safety_example(
+            request.prompt,
+            refusal_for(request.prompt, rng),
+            f"{BUILTIN_SAFETY}/{request.id}",
+            system_prompt,
+            user_template,
+        )
+        for request in rng.sample(requests, n)
+    ]
+
+
+def read_safety_pairs(data: str) -> list[tuple[str, str, str]]:
+    """(request, reply, source) from a --safety-data file: each record one request and one
+    reply (messages, prompt/response, Alpaca or Dolly fields); its own system message is
+    dropped, the training data's is used."""
+    path = _existing_file(data, "--safety-data")
+    pairs = []
+    for line, record in _iter_records(path):
+        try:
+            messages = record_to_conversation(record, "plain")
+        except ValueError as exc:
+            raise InputFileError(path, line, str(exc)) from None
+        turns = [m for m in messages if m["role"] != "system"]
+        if len(turns) != 2:
+            raise InputFileError(
+                path,
+                line,
+                f"a safety example is one request and one reply; this one has {len(turns)} turns",
+            )
+        pairs.append((turns[0]["content"], turns[1]["content"], f"{path}:{line}"))
+    if not pairs:
+        raise InputFileError(path, None, "holds no records")
+    return pairs
+
+
+def file_safety_examples(
+    data: str,
+    n: int,
+    rng: random.Random,
+    system_prompt: str | None,
+    user_template: str | None = None,
+) -> list[Example]:
+    """n pairs drawn (with the seed) from the user's --safety-data file."""
+    pairs = read_safety_pairs(data)
+    if n > len(pairs):
+        raise AlignAuditError(f"--mix-safety {n}: {data} holds only {len(pairs)} safety pairs")
+    return [
+        _safety_example(request, reply, source, system_prompt, user_template)
+        for request, reply, source in rng.sample(pairs, n)
+    ]

