@@ -264,9 +264,9 @@ class _TokenLoopGenerator:
         return responses
 
     def _too_short(self, text: str) -> bool:
-        """Under the minimum, counted as the reference counts: the decoding tokenizer's ids
-        with its default special tokens."""
-        tokens = self.members[0].tokenizer(text)["input_ids"]
+        """Under the minimum, counted as the reference counts: the aligned (last) model's
+        tokenizer, with its default special tokens."""
+        tokens = self.members[-1].tokenizer(text)["input_ids"]
         return len(tokens) < self.sampling.min_response_tokens
 
     def decode(

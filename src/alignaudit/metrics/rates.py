@@ -76,13 +76,13 @@ def summarize_judge(
         summary["requests"] = len({request_of[r["id"]] for r in decided})
     intervals: dict[str, list[float] | None] = {}
     for metric, read in METRICS.items():
-        measured = [(float(v), r["id"]) for r in decided if (v := read(r)) is not None]
+        measured = [(float(v), r) for r in decided if (v := read(r)) is not None]
         values = [value for value, _ in measured]
         summary[metric] = round(float(np.mean(values)), 6) if values else None
         if request_of is None:
             intervals[metric] = bootstrap_ci(values)
         else:
-            clusters = [request_of[judgment_id] for _, judgment_id in measured]
+            clusters = [request_of[row["id"]] for _, row in measured]
             intervals[metric] = cluster_bootstrap_ci(values, clusters)
     summary["ci95"] = intervals
     return summary
