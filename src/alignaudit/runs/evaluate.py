@@ -163,7 +163,8 @@ class EvalOptions:
         )
         validation.at_least(self, 0, "temperature", "top_k", "min_response_tokens")
         for field, used in (("samples_per_prompt", 1), ("min_response_tokens", 0)):
-            if getattr(self, field) > used and self.temperature == 0:
+            value = getattr(self, field)  # None: a preset fills it (checked again then)
+            if value is not None and value > used and self.temperature == 0:
                 raise AlignAuditError(
                     f"{validation.flag(field)} {getattr(self, field)}: needs sampling "
                     "(--temperature > 0); greedy decoding draws the same response every time"
