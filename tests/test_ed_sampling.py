@@ -264,3 +264,22 @@ def test_gate_command_on_sampled_runs(tmp_path: Path) -> None:
     assert result.p_value == 0.5**11 and decision.failed
     assert "uncategorized" not in result.per_category  # categories found by request
     assert sum(row["n"] for row in result.per_category.values()) == 11
+
+
+def test_openai_samples_get_their_own_seeds_and_the_stop_strings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alignaudit.generation.openai_backend import OpenAIGenerator
+    from tests.openai_server import OpenAIServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    sampling = SamplingConfig(temperature=0.7, seed=5, stop=("Query",), suppress_eos=True)
+    with OpenAIServer(lambda body: "an answer") as server:
+        generator = OpenAIGenerator("tiny", sampling, base_url=server.url, max_retries=0)
+        assert generator.generate(["p", "p", "p"], samples=[0, 1, 2]) == ["an answer"] * 3
+    bodies = sorted((r.body for r in server.requests), key=lambda b: b["seed"] != 5)
+    seeds = [body["seed"] for body in bodies]
+    assert seeds[0] == 5 and len(set(seeds)) == 3  # sample 0 keeps the run's seed
+    assert all(b["stop"] == ["Query"] and b["ignore_eos"] is True for b in bodies)
+    with pytest.raises(AlignAuditError, match="--min-response-tokens needs a local tokenizer"):
+        OpenAIGenerator("tiny", SamplingConfig(temperature=1.0, min_response_tokens=8))
