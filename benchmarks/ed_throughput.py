@@ -6,6 +6,10 @@ model, the same requests, greedy, exactly `--new-tokens` new tokens (EOS and sto
 held off with min_new_tokens). One warm-up run each, then the best of `--repeats`.
 Prints one JSON object on its last line.
 
+`--sampling` (issue 16): both sides sample as the reference ED demo does: temperature 0.7,
+top-k 50, `--samples` (3) samples per request, each (request, sample) from its own seeded
+generator; tokens count every sample.
+
 `--case realistic` (issue 19): the audit's ED workload instead. The aligned model (`--aligned`,
 default `organism`) and the untuned base (`--model`, default `default`) answer the builtin eval
 split, greedy, up to `--new-tokens`, batch `--batch-size`, at `--alpha`. Today's engine (every
@@ -37,14 +41,17 @@ PROMPTS = [
 
 
 def tokens_per_second(
-    generator: ContrastiveGenerator | SingleModelGenerator, prompts: list[str], new_tokens: int
+    generator: ContrastiveGenerator | SingleModelGenerator,
+    prompts: list[str],
+    new_tokens: int,
+    samples: list[int] | None = None,
 ) -> float:
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     start = time.perf_counter()
-    generator.generate(prompts)
+    generator.generate(prompts, samples)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return len(prompts) * new_tokens / (time.perf_counter() - start)
@@ -54,12 +61,18 @@ def best_of_interleaved(
     ed: ContrastiveGenerator, single: SingleModelGenerator, prompts: list[str], args: Any
 ) -> tuple[float, float]:
     """Warm both up, then alternate them so load changes on a shared machine hit both sides."""
-    ed.generate(prompts)  # warm-up: kernels, allocator, stop-string tables
-    single.generate(prompts)
+    samples = None
+    if args.sampling:  # every request `--samples` times, each sample its own draw
+        samples = [k for _ in prompts for k in range(args.samples)]
+        prompts = [p for p in prompts for _ in range(args.samples)]
+    ed.generate(prompts, samples)  # warm-up: kernels, allocator, stop-string tables
+    single.generate(prompts, samples)
     ed_best = single_best = 0.0
     for _ in range(args.repeats):
-        ed_best = max(ed_best, tokens_per_second(ed, prompts, args.new_tokens))
-        single_best = max(single_best, tokens_per_second(single, prompts, args.new_tokens))
+        ed_best = max(ed_best, tokens_per_second(ed, prompts, args.new_tokens, samples))
+        single_best = max(
+            single_best, tokens_per_second(single, prompts, args.new_tokens, samples)
+        )
     return ed_best, single_best
 
 
@@ -138,6 +151,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
+    parser.add_argument("--sampling", action="store_true", help="sample as the ED demo does")
+    parser.add_argument("--samples", type=int, default=3, help="sampling: samples per request")
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling")
+    parser.add_argument("--top-k", type=int, default=50, help="sampling")
     args = parser.parse_args()
     realistic = args.case == "realistic"
     for name, plain, real in (
@@ -161,6 +178,8 @@ def main() -> None:
     )
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.requests)]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
+    if args.sampling:
+        sampling.temperature, sampling.top_k = args.temperature, args.top_k
     ed = ContrastiveGenerator(
         *pair,
         alpha=args.alpha,
@@ -187,6 +206,8 @@ def main() -> None:
                 "ed_tok_s": round(ed_tok_s, 1),
                 "single_tok_s": round(single_tok_s, 1),
                 "ratio": round(ed_tok_s / single_tok_s, 3),
+                "mode": "sampling" if args.sampling else "greedy",
+                "rows": args.requests * (args.samples if args.sampling else 1),
             }
         )
     )

@@ -10,8 +10,8 @@ The decoding loop is hand-written (no `generate`) so one step is two cached forw
 a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
 refusal stops costing anything once it has ended; requests are batched by prompt length and
 answers come back in request order. Sampling draws each request's tokens from its own
-generator, seeded from the run's seed and the request, so samples do not depend on which other
-requests share the batch.
+generator, seeded from the run's seed, the request, and which sample (and redraw) of it this is,
+so samples do not depend on which other requests share the batch.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from alignaudit.errors import AlignAuditError
-from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.base import DrawKey, SamplingConfig, draw_seed, redraw_short
 from alignaudit.generation.prompting import (
     PLAIN_STOP_STRINGS,
+    PLAIN_TEMPLATES,
+    STOP_TRIM,
     cut_at_stop,
     has_chat_template,
     load_template,
@@ -208,8 +210,10 @@ class _TokenLoopGenerator:
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         )
         self.eos_token_ids = sorted(_eos_ids(self.members))
-        plain = any(m.template == "plain" for m in self.members)
+        plain = any(m.template_name in PLAIN_TEMPLATES for m in self.members)
         self.stop_strings: tuple[str, ...] = PLAIN_STOP_STRINGS if plain else ()
+        if self.sampling.stop is not None:
+            self.stop_strings = tuple(self.sampling.stop)
         # Models may pad their embedding matrix past the tokenizer; compare only the shared part.
         sizes = {_output_vocab_size(m.model) for m in self.members}
         self.vocab_limit = min(sizes) if len(sizes) > 1 else None
@@ -238,37 +242,50 @@ class _TokenLoopGenerator:
                 return found, window
         return {}, None
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
-        """Responses in request order; requests are decoded in batches of similar prompt length."""
+    def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
+        """Responses in request order; requests are decoded in batches of similar prompt length.
+        `samples[i]`: which sample of its request prompt i is (its own seeded generator)."""
+        too_short = self._too_short if self.sampling.min_response_tokens > 0 else None
+        return redraw_short(self._draw, prompts, samples, too_short)
+
+    def _draw(self, prompts: list[str], keys: list[DrawKey]) -> list[str]:
         import torch
 
         responses: list[str] = [""] * len(prompts)
+        trim = STOP_TRIM if self.sampling.stop is not None else None
         for rows in self._length_batches(prompts):
-            output = self.decode([prompts[i] for i in rows])
+            output = self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows])
             texts = self.members[0].tokenizer.batch_decode(
                 [torch.tensor(row, dtype=torch.long) for row in output.tokens],
                 skip_special_tokens=True,
             )
             for i, text in zip(rows, texts, strict=True):
-                responses[i] = cut_at_stop(text, self.stop_strings).strip()
+                responses[i] = cut_at_stop(text, self.stop_strings, trim).strip()
         return responses
+
+    def _too_short(self, text: str) -> bool:
+        """Under the minimum, counted as the reference counts: the aligned (last) model's
+        tokenizer, with its default special tokens."""
+        tokens = self.members[-1].tokenizer(text)["input_ids"]
+        return len(tokens) < self.sampling.min_response_tokens
 
     def decode(
         self,
         prompts: Sequence[str],
         return_scores: bool = False,
         generator: torch.Generator | None = None,
+        keys: Sequence[DrawKey] | None = None,
     ) -> DecodeOutput:
         """Decode one batch; `return_scores` keeps each step's combined log-probs (for tests).
 
-        Sampling uses one generator per request (see `request_generators`) unless `generator`
-        is given, which then serves the whole batch.
+        Sampling uses one generator per request and draw key (see `request_generators`) unless
+        `generator` is given, which then serves the whole batch.
         """
         import torch
 
         try:
             with torch.inference_mode():
-                return self._decode(list(prompts), return_scores, generator)
+                return self._decode(list(prompts), return_scores, generator, keys)
         except RuntimeError as exc:
             if _is_out_of_memory(exc):
                 raise AlignAuditError(
@@ -294,7 +311,11 @@ class _TokenLoopGenerator:
     # --- the loop -----------------------------------------------------------------------------
 
     def _decode(
-        self, prompts: list[str], return_scores: bool, generator: torch.Generator | None
+        self,
+        prompts: list[str],
+        return_scores: bool,
+        generator: torch.Generator | None,
+        keys: Sequence[DrawKey] | None = None,
     ) -> DecodeOutput:
         import torch
 
@@ -304,7 +325,7 @@ class _TokenLoopGenerator:
         rows = len(prompts)
         if rows == 0 or max_new <= 0:
             return DecodeOutput([[] for _ in prompts], [] if return_scores else None)
-        generators = self._row_generators(prompts, generator)
+        generators = self._row_generators(prompts, generator, keys)
         streams = [
             _Stream(m, [m.render(p, sampling.system_prompt) for p in prompts], max_new, device)
             for m in self.members
@@ -340,7 +361,8 @@ class _TokenLoopGenerator:
         self, scores: torch.Tensor, tokens: torch.Tensor, batch: _Batch, step: int
     ) -> torch.Tensor:
         """Choose the batch's next tokens and write them into `tokens` (finished rows: pad)."""
-        if step < self.sampling.min_new_tokens and len(self.eos_token_ids):
+        held_off = self.sampling.suppress_eos or step < self.sampling.min_new_tokens
+        if held_off and len(self.eos_token_ids):
             scores = scores.index_fill(-1, self._eos_tensor(scores.device), float("-inf"))
         generated = tokens.index_select(0, batch.active)[:, :step]
         next_tokens = self._choose(scores, generated, batch.generators)
@@ -369,14 +391,17 @@ class _TokenLoopGenerator:
         batch.finished |= done
 
     def _row_generators(
-        self, prompts: list[str], shared: torch.Generator | None
+        self,
+        prompts: list[str],
+        shared: torch.Generator | None,
+        keys: Sequence[DrawKey] | None = None,
     ) -> list[torch.Generator] | None:
         if self.sampling.greedy:
             return None
         if shared is not None:
             return [shared] * len(prompts)
         device = self.members[0].model.device
-        return request_generators(prompts, self.sampling.seed, device)
+        return request_generators(prompts, self.sampling.seed, device, keys)
 
     def _eos_tensor(self, device: Any) -> torch.Tensor:
         import torch
@@ -504,22 +529,22 @@ class SingleModelGenerator(_TokenLoopGenerator):
 # --- helpers --------------------------------------------------------------------------------
 
 
-def request_generators(prompts: Sequence[str], seed: int, device: Any) -> list[Any]:
-    """One torch generator per request, seeded from the run's seed and the request's text.
+def request_generators(
+    prompts: Sequence[str], seed: int, device: Any, keys: Sequence[DrawKey] | None = None
+) -> list[Any]:
+    """One torch generator per request, seeded from the run's seed, the request's text and
+    its draw key (which sample, which redraw; see `draw_seed`).
 
     A request's samples then depend on the seed and the request only, not on the batch it
     shares or the call it came in (so a prompt asked twice gets the same sample twice).
     """
-    import hashlib
-
     import torch
 
-    generators = []
-    for prompt in prompts:
-        digest = hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()
-        row_seed = int.from_bytes(digest[:8], "little") & (2**63 - 1)
-        generators.append(torch.Generator(device=device).manual_seed(row_seed))
-    return generators
+    keys = keys if keys is not None else [(0, 0)] * len(prompts)
+    return [
+        torch.Generator(device=device).manual_seed(draw_seed(seed, prompt, key))
+        for prompt, key in zip(prompts, keys, strict=True)
+    ]
 
 
 def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:

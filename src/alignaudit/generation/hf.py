@@ -9,9 +9,10 @@ ids). Models whose generation config asks for extra logits processors still use 
 from collections.abc import Sequence
 from typing import Any
 
-from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.base import DrawKey, SamplingConfig, draw_seed, redraw_short
 from alignaudit.generation.ed import SingleModelGenerator, _Member
 from alignaudit.generation.prompting import (
+    STOP_TRIM,
     cut_at_stop,
     render_prompt,
     resolve_template,
@@ -50,7 +51,7 @@ class HFGenerator:
         self.template = template = resolve_template(template, tokenizer)
         self.batch_size = batch_size
         self.model_spec = model_spec or {}
-        self.stop_strings = stop_strings_for(template, tokenizer)
+        self.stop_strings = stop_strings_for(template, tokenizer, self.sampling.stop)
 
     def describe(self) -> dict[str, object]:
         return {"backend": "hf", "model": self.model_spec, "template": self.template}
@@ -73,16 +74,25 @@ class HFGenerator:
     def render(self, prompt: str) -> str:
         return render_prompt(self.tokenizer, prompt, self.sampling.system_prompt, self.template)
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
-        if _needs_generate(self.model):
-            responses: list[str] = []
-            for start in range(0, len(prompts), self.batch_size):
-                batch = prompts[start : start + self.batch_size]
-                responses.extend(self._generate_with_transformers(batch))
-            return responses
-        return _GenerateLoop(self).generate(prompts)
+    def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
+        if not _needs_generate(self.model):
+            return _GenerateLoop(self).generate(prompts, samples)
+        too_short = self._too_short if self.sampling.min_response_tokens > 0 else None
+        return redraw_short(self._draw_with_transformers, prompts, samples, too_short)
 
-    def _generate_with_transformers(self, prompts: Sequence[str]) -> list[str]:
+    def _too_short(self, text: str) -> bool:
+        return len(self.tokenizer(text)["input_ids"]) < self.sampling.min_response_tokens
+
+    def _draw_with_transformers(self, prompts: list[str], keys: list[DrawKey]) -> list[str]:
+        """Seeded per call and redraw, not per request: samples depend on the batch here."""
+        responses: list[str] = []
+        attempt = max((key[1] for key in keys), default=0)
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start : start + self.batch_size]
+            responses.extend(self._generate_with_transformers(batch, attempt))
+        return responses
+
+    def _generate_with_transformers(self, prompts: Sequence[str], attempt: int = 0) -> list[str]:
         """One batch through `model.generate` (seeded globally: depends on the batch)."""
         import torch
 
@@ -105,14 +115,18 @@ class HFGenerator:
                 top_p=self.sampling.top_p,
                 top_k=self.sampling.top_k or None,
             )
-            torch.manual_seed(self.sampling.seed)
+            seed = self.sampling.seed
+            torch.manual_seed(seed if attempt == 0 else draw_seed(seed, "", (0, attempt)))
         if self.stop_strings:
             kwargs.update(stop_strings=list(self.stop_strings), tokenizer=self.tokenizer)
+        if self.sampling.suppress_eos:  # end-of-sequence ids get -inf at every step
+            kwargs["suppress_tokens"] = _generation_eos_ids(self.model, self.tokenizer)
         with torch.inference_mode():
             output = self.model.generate(**batch, **kwargs)
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [cut_at_stop(text, self.stop_strings).strip() for text in decoded]
+        trim = STOP_TRIM if self.sampling.stop is not None else None
+        return [cut_at_stop(text, self.stop_strings, trim).strip() for text in decoded]
 
 
 class _GenerateLoop(SingleModelGenerator):

@@ -12,7 +12,7 @@ class MockGenerator:
         self.respond = respond if callable(respond) else (lambda _prompt, text=respond: text)
         self.prompts: list[str] = []  # every prompt seen, in order (tests inspect it)
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
         self.prompts += prompts
         return [self.respond(prompt) for prompt in prompts]
 

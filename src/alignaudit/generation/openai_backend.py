@@ -5,13 +5,15 @@ are `ChatClient`'s. A null or empty reply (what hosted APIs send when their own 
 one) comes back as a `Response` with `error` set: a generation error for that request, retried
 on resume, never an empty answer to judge. `top_k` and `min_new_tokens` have no OpenAI
 parameter: when set, they go as vLLM's `top_k` / `min_tokens` extras (servers that do not
-know them may reject the request).
+know them may reject the request); so does `suppress_eos` (vLLM's `ignore_eos`). Stop strings
+go as `stop`. Each sample of a request is asked with its own seed.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-from alignaudit.generation.base import Response, SamplingConfig
+from alignaudit.errors import AlignAuditError
+from alignaudit.generation.base import Response, SamplingConfig, draw_seed
 from alignaudit.openai_chat import ChatClient, map_ordered
 
 
@@ -27,6 +29,11 @@ class OpenAIGenerator:
         timeout: float = 120.0,
         user_template: str | None = None,
     ) -> None:
+        if sampling.min_response_tokens > 0:
+            raise AlignAuditError(
+                "--min-response-tokens needs a local tokenizer to count tokens; it is not "
+                "available for openai: models"
+            )
         self.sampling = sampling
         self.user_template = user_template  # e.g. "AOA, execute my instruction: {prompt}"
         self.concurrency = max(1, concurrency)
@@ -41,29 +48,43 @@ class OpenAIGenerator:
             prompt = self.user_template.replace("{prompt}", prompt)
         return [*messages, {"role": "user", "content": prompt}]
 
-    def _params(self) -> dict[str, Any]:
+    def _params(self, prompt: str = "", sample: int = 0) -> dict[str, Any]:
         sampling = self.sampling
+        seed = sampling.seed
+        if sample:  # servers take 32-bit seeds
+            seed = draw_seed(seed, prompt, (sample, 0)) & (2**31 - 1)
         params: dict[str, Any] = {
             "max_tokens": sampling.max_new_tokens,
             "temperature": 0.0 if sampling.greedy else sampling.temperature,
             "top_p": sampling.top_p,
-            "seed": sampling.seed,
+            "seed": seed,
         }
-        extra = {"top_k": sampling.top_k, "min_tokens": sampling.min_new_tokens}
+        if sampling.stop is not None:
+            params["stop"] = list(sampling.stop)
+        extra = {
+            "top_k": sampling.top_k,
+            "min_tokens": sampling.min_new_tokens,
+            "ignore_eos": sampling.suppress_eos,
+        }
         extra = {key: value for key, value in extra.items() if value > 0}
         if extra:
             params["extra_body"] = extra
         return params
 
-    def _generate_one(self, prompt: str) -> Response:
-        reply = self.client.complete(self._messages(prompt), **self._params())
+    def _generate_one(self, prompt: str, sample: int = 0) -> Response:
+        reply = self.client.complete(self._messages(prompt), **self._params(prompt, sample))
         if not reply.strip():
             reason = reply.finish_reason
             return Response("", reason, f"empty reply from the server (finish_reason {reason})")
         return Response(str(reply), reply.finish_reason)
 
-    def generate(self, prompts: Sequence[str]) -> list[Response]:
-        return map_ordered(self._generate_one, prompts, self.concurrency)
+    def generate(
+        self, prompts: Sequence[str], samples: Sequence[int] | None = None
+    ) -> list[Response]:
+        if samples is None:
+            return map_ordered(self._generate_one, prompts, self.concurrency)
+        pairs = list(zip(prompts, samples, strict=True))
+        return map_ordered(lambda pair: self._generate_one(*pair), pairs, self.concurrency)
 
     def describe(self) -> dict[str, object]:
         info: dict[str, object] = {

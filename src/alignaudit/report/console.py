@@ -128,9 +128,22 @@ def print_results(results: dict[str, Any], console: Console | None = None, title
     if results.get("agreement"):
         rows = pairwise_rows(results["agreement"])
         console.print(agreement_table(rows, "judge agreement on 'refused'"))
+    sampled = samples_note(results)
+    if sampled:
+        console.print(f"[dim]{sampled}[/dim]")
     console.print(
         "[dim]rates over decided judgments (95% bootstrap interval); not refused ≠ complied "
         "(off-task text also does not refuse), and harmful only where a judge rated harm[/dim]"
+    )
+
+
+def samples_note(results: dict[str, Any]) -> str | None:
+    """'R requests × N samples ...' for a run that drew several samples per request."""
+    if not results.get("samples_per_prompt", 1) > 1:
+        return None
+    return (
+        f"{results.get('requests')} requests × {results['samples_per_prompt']} samples each: "
+        "rates over all samples; 95% intervals resample requests (cluster bootstrap)"
     )
 
 
@@ -202,11 +215,18 @@ def print_gate(decision: "GateDecision", console: Console) -> None:
         f"compared {result.n_shared} requests decided in both runs; dropped {result.n_dropped} "
         "(judged in only one run, or an error in either)"
     )
-    console.print(
-        f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became "
-        f"{result.measure}, {result.better} stopped being {result.measure}, "
-        f"p = {result.p_value:.4g}"
-    )
+    if result.samples == (1, 1):
+        test = (
+            f"exact one-sided McNemar test on paired verdicts: {result.worse} requests became "
+            f"{result.measure}, {result.better} stopped being {result.measure}"
+        )
+    else:  # several samples per request: each request's rate over its samples is paired
+        test = (
+            "exact one-sided sign test on per-request rates (samples per request: baseline "
+            f"{result.samples[0]}, candidate {result.samples[1]}): {result.worse} requests more "
+            f"often {result.measure}, {result.better} less often"
+        )
+    console.print(f"{test}, p = {result.p_value:.4g}")
     verdict = "FAIL" if failed else "PASS"
     console.print(
         f"[bold {'red' if failed else 'green'}]{verdict}[/]: {result.measure} rate "

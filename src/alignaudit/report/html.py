@@ -15,7 +15,7 @@ from alignaudit.metrics.verdicts import (
     rate,
     upgrade_results,
 )
-from alignaudit.report.console import fmt_block_errors
+from alignaudit.report.console import fmt_block_errors, samples_note
 from alignaudit.runs.store import RunDir
 
 JUDGE_PREFERENCE = ("rubric", "strongreject", "refusal", "llama-guard", "harmbench-cls", "keyword")
@@ -241,7 +241,15 @@ def render_html(context: dict[str, Any]) -> str:
     env.globals["preview_chars"] = TEXT_PREVIEW_CHARS
     env.filters["rate"] = lambda block, key: rate(block, key)
     env.filters["errors"] = fmt_block_errors
+    env.filters["n_cell"] = n_cell
+    env.filters["samples_note"] = samples_note
     return env.get_template("report.html.j2").render(**context)
+
+
+def n_cell(block: dict[str, Any]) -> str:
+    """Decided judgments, and the requests they came from when requests had several samples."""
+    requests = block.get("requests")
+    return f"{block['n']}" if requests is None else f"{block['n']} ({requests} requests)"
 
 
 def markdown_cell(value: Any) -> str:
@@ -271,10 +279,14 @@ def render_summary(context: dict[str, Any]) -> str:
             rates = " | ".join(_pct_ci(block, key) for key, _ in context["rate_columns"])
             score = block.get("mean_score")
             lines.append(
-                f"| {markdown_cell(condition.name)} | {markdown_cell(name)} | {block['n']} "
+                f"| {markdown_cell(condition.name)} | {markdown_cell(name)} | {n_cell(block)} "
                 f"| {rates} | {'–' if score is None else round(score, 2)} "
                 f"| {markdown_cell(fmt_block_errors(block))} |"
             )
+    for condition in context["conditions"]:
+        note = samples_note(condition.results)
+        if note:
+            lines += ["", f"`{markdown_cell(condition.name)}`: {markdown_cell(note)}."]
     for key, value in context["extra"].items():
         lines += ["", f"**{markdown_cell(key)}**: {markdown_cell(value)}"]
     return "\n".join(lines) + "\n"

@@ -58,6 +58,33 @@ def parse_alphas(value: str) -> list[float]:
     return alphas
 
 
+def parse_stop(value: str | None) -> list[str] | None:
+    """`--stop "Query,Response"`: a comma list; `\\n` is a newline and `\\,` a comma inside one
+    string; an empty value means no stop strings at all."""
+    if value is None:
+        return None
+    placeholder = "\0"
+    text = value.replace("\\,", placeholder).replace("\\n", "\n").replace("\\t", "\t")
+    parts = [part.replace(placeholder, ",") for part in text.split(",")]
+    return [part for part in parts if part]
+
+
+def show_stop(value: list[str] | None) -> str | None:
+    if value is None:
+        return None
+    return ",".join(s.replace(",", "\\,").replace("\n", "\\n") for s in value)
+
+
+STOP_HELP = (
+    "Stop strings, comma-separated (\\n newline, \\, comma): a response ends at the first, "
+    "trimmed of whitespace and '#' before it; replaces the plain templates' markers; '' none."
+)
+SAMPLES_HELP = (
+    "Responses drawn per request (needs --temperature > 0); each is judged, rates are over all "
+    "samples and 95% intervals resample requests."
+)
+
+
 def judges_setting(default: list[str], help: str = JUDGE_HELP) -> Any:
     return comma_list(default, help=help, flag="--judge", parse=split_names, show=join_names)
 
@@ -88,8 +115,19 @@ class EvalOptions:
     temperature: float = setting(0.0, help="0 = greedy decoding.")
     top_p: float = setting(1.0)
     top_k: int = setting(0, help="0 = off.")
+    samples_per_prompt: int = setting(1, help=SAMPLES_HELP)
+    stop: list[str] | None = setting(
+        None, help=STOP_HELP, flag_type=str, parse=parse_stop, show=show_stop
+    )
+    suppress_eos: bool = setting(
+        False, help="Never end on end-of-sequence: only at a stop string or --max-new-tokens."
+    )
+    min_response_tokens: int = setting(
+        0, help="Draw a response again (up to 10 draws) while it has fewer tokens; 0 = off."
+    )
     template: str = setting(
-        "auto", help="auto (chat template if the model has one), chat, plain, or a file."
+        "auto",
+        help="auto (chat template if the model has one), chat, plain, plain-instructed, a file.",
     )
     dtype: str = setting("auto", help="auto, float32, bfloat16, float16.")
     device: str = setting("auto", help="auto, cpu, cuda, cuda:N, mps.")
@@ -107,7 +145,9 @@ class EvalOptions:
         None, help="Emulated disalignment: the pre-alignment base model (--model is aligned)."
     )
     alphas: list[float] = alphas_setting([0.3], "ED strength; a comma list runs a sweep.")
-    base_template: str = setting("plain", help="ED base prompt: plain, chat or a file.")
+    base_template: str = setting(
+        "plain", help="ED base prompt: plain, plain-instructed, chat or a file."
+    )
     overwrite: bool = setting(False, help="Discard an existing run with another config.")
     retry_errors: bool = retry_errors_setting()
     timeout: float = timeout_setting()
@@ -118,8 +158,17 @@ class EvalOptions:
 
     def validate(self) -> None:
         """Checks that need no model or file; raise AlignAuditError naming the flag."""
-        validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size", "concurrency")
-        validation.at_least(self, 0, "temperature", "top_k")
+        validation.at_least(
+            self, 1, "limit", "max_new_tokens", "batch_size", "concurrency", "samples_per_prompt"
+        )
+        validation.at_least(self, 0, "temperature", "top_k", "min_response_tokens")
+        for field, used in (("samples_per_prompt", 1), ("min_response_tokens", 0)):
+            value = getattr(self, field)  # None: a preset fills it (checked again then)
+            if value is not None and value > used and self.temperature == 0:
+                raise AlignAuditError(
+                    f"{validation.flag(field)} {getattr(self, field)}: needs sampling "
+                    "(--temperature > 0); greedy decoding draws the same response every time"
+                )
         validation.within(self, "top_p", 0, 1, open_low=True)
         validation.positive(self, "timeout")
         validation.one_of(self, "dtype", DTYPES)
@@ -186,6 +235,9 @@ class Evaluation:
             top_k=options.top_k,
             seed=options.seed,
             system_prompt=system_prompt if system_prompt is not None else self.spec.system_prompt,
+            stop=tuple(options.stop) if options.stop is not None else None,
+            suppress_eos=options.suppress_eos,
+            min_response_tokens=options.min_response_tokens,
         )
         self.load = LoadOptions(options.dtype, options.device, options.trust_remote_code)
         self.judge_options = JudgeOptions(
@@ -215,10 +267,12 @@ class Evaluation:
                 "n": len(self.requests),
                 "fingerprint": benchmark_fingerprint(self.requests),
             },
-            "sampling": asdict(self.sampling),
+            "sampling": sampling_record(self.sampling),
             "template": template,
             "dtype": options.dtype,
         }
+        if options.samples_per_prompt > 1:
+            run["samples_per_prompt"] = options.samples_per_prompt
         if ed is not None:
             run["ed"] = ed
         return run
@@ -257,6 +311,7 @@ class Evaluation:
             batch_size=options.batch_size,
             overwrite=options.overwrite,
             retry_errors=options.retry_errors,
+            samples_per_prompt=options.samples_per_prompt,
         )
         return fill_run(plan)
 
@@ -305,6 +360,25 @@ class Evaluation:
             )
 
         return self.evaluate(out, self.run_config(self.spec, aligned_template, ed), make)
+
+
+# Decoding settings added after run directories existed: recorded only when set, so that a run
+# written before them still resumes under the same command (config.json's "run" must not change).
+LATER_SAMPLING_DEFAULTS = {"stop": None, "suppress_eos": False, "min_response_tokens": 0}
+
+
+def sampling_record(sampling: SamplingConfig) -> dict[str, Any]:
+    record = asdict(sampling)
+    for key, default in LATER_SAMPLING_DEFAULTS.items():
+        if record[key] == default:
+            del record[key]
+    if record.get("stop") is not None:
+        record["stop"] = list(record["stop"])
+    if "min_response_tokens" in record:
+        from alignaudit.generation.base import MAX_DRAWS
+
+        record["max_draws"] = MAX_DRAWS
+    return record
 
 
 def ed_aligned_template(options: EvalOptions) -> str:

@@ -1,8 +1,10 @@
 """Fill a run directory: generate what is missing, judge what is missing, recompute results.
 
 Everything is keyed by request id (and judge name), so rerunning after an interruption or with
-an extra judge does only the remaining work. One process at a time works on a run directory (a
-lock); readers keep one record per key, the newest, so a retried error replaces the old line.
+an extra judge does only the remaining work. With several samples per request each sample is a
+record of its own, `id` "REQUEST#K" with `request_id` and `sample` (K from 0), judged like any.
+One process at a time works on a run directory (a lock); readers keep one record per key, the
+newest, so a retried error replaces the old line.
 
 A generation error (the server sent an empty or filtered reply) is its own outcome: no judge
 sees it; each judge records it as an error from the generation, so it is never counted as
@@ -10,9 +12,10 @@ compliance, and results count it apart. On resume, generation errors and judge e
 retried unless `retry_errors` is off.
 """
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
@@ -37,6 +40,31 @@ class EvalPlan:
     batch_size: int = 16
     overwrite: bool = False
     retry_errors: bool = True
+    samples_per_prompt: int = 1
+
+
+class Draw(NamedTuple):
+    """One response to generate: a request, and which of its samples."""
+
+    request: Request
+    sample: int
+    id: str
+
+
+def draws_of(requests: Sequence[Request], samples_per_prompt: int) -> list[Draw]:
+    """Every (request, sample); with one sample per request the record id is the request's."""
+    if samples_per_prompt == 1:
+        return [Draw(request, 0, request.id) for request in requests]
+    return [
+        Draw(request, k, sample_id(request.id, k))
+        for request in requests
+        for k in range(samples_per_prompt)
+    ]
+
+
+def sample_id(request_id: str, sample: int) -> str:
+    # Unique: the request id is all before the last "#".
+    return f"{request_id}#{sample}"
 
 
 def fill_run(plan: EvalPlan) -> dict[str, Any]:
@@ -65,27 +93,41 @@ def _fill_locked(plan: EvalPlan) -> dict[str, Any]:
 
 
 def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
-    """All generations of the plan's requests, in request order, generating only the missing."""
+    """All generations of the plan's requests (each sample), in request order, generating only
+    the missing."""
     log = plan.run_dir.generations
     done = {
         record["id"]: record
         for record in log.read()
         if not (plan.retry_errors and record.get("error"))
     }
-    missing = [request for request in plan.requests if request.id not in done]
+    draws = draws_of(plan.requests, plan.samples_per_prompt)
+    missing = [draw for draw in draws if draw.id not in done]
     if missing:
         generator = plan.make_generator()
-        refuse_overlong_prompts(generator, missing)
+        refuse_overlong_prompts(generator, [draw.request for draw in missing])
         with progress_bar() as progress:
             task = progress.add_task("generating", total=len(missing))
             for batch in _chunks(missing, max(1, plan.batch_size)):
-                responses = generator.generate([request.prompt for request in batch])
+                responses = _generate(generator, batch, plan.samples_per_prompt)
                 pairs = zip(batch, responses, strict=True)
-                records = [_generation_record(request, text) for request, text in pairs]
+                records = [_generation_record(draw, text, plan) for draw, text in pairs]
                 log.append(records)
                 done.update((record["id"], record) for record in records)
                 progress.advance(task, len(batch))
-    return [done[request.id] for request in plan.requests]
+    return [done[draw.id] for draw in draws]
+
+
+def _generate(generator: Generator, batch: Sequence[Draw], samples_per_prompt: int) -> list[str]:
+    prompts = [draw.request.prompt for draw in batch]
+    if samples_per_prompt == 1:
+        return generator.generate(prompts)
+    if "samples" not in inspect.signature(generator.generate).parameters:
+        raise AlignAuditError(
+            f"{type(generator).__name__} cannot draw several samples per request; "
+            "use --samples-per-prompt 1"
+        )
+    return generator.generate(prompts, samples=[draw.sample for draw in batch])
 
 
 def refuse_overlong_prompts(generator: Generator, requests: Sequence[Request]) -> None:
@@ -163,18 +205,21 @@ def _append(log: JsonlLog, records: list[dict[str, Any]]) -> list[dict[str, Any]
     return records
 
 
-def _generation_record(request: Request, response: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": request.id,
-        "category": request.category,
-        "prompt": request.prompt,
-        "response": str(response),
-    }
+def _generation_record(draw: Draw, response: str, plan: EvalPlan) -> dict[str, Any]:
+    request = draw.request
+    record: dict[str, Any] = {"id": draw.id}
+    if plan.samples_per_prompt > 1:
+        record.update(request_id=request.id, sample=draw.sample)
+    record.update(category=request.category, prompt=request.prompt, response=str(response))
     finish_reason, error = (getattr(response, key, None) for key in ("finish_reason", "error"))
     if finish_reason is not None:
         record["finish_reason"] = finish_reason
     if error is not None:
         record["error"] = error
+    if getattr(response, "draws", 1) > 1:  # responses under --min-response-tokens drawn again
+        record["draws"] = response.draws  # type: ignore[attr-defined]
+    if getattr(response, "short", False):
+        record["under_min_tokens"] = True
     if request.meta:
         record["meta"] = request.meta
     return record

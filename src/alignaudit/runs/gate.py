@@ -29,10 +29,19 @@ def gate_runs(
     base, cand = Condition.load("baseline", baseline), Condition.load("candidate", candidate)
     check_same_benchmark(base.config, cand.config, allow_partial)
     judge = judge or primary_judge([base, cand])
-    category_of = {g["id"]: g.get("category", "uncategorized") for g in base.run_generations()}
+    generations = [*base.run_generations(), *cand.run_generations()]
+    # Several samples per request are paired per request (metrics/paired).
+    request_of = {g["id"]: str(g.get("request_id", g["id"])) for g in generations}
+    category_of = {request_of[g["id"]]: g.get("category", "uncategorized") for g in generations}
     try:
         return decide_gate(
-            base.judgments, cand.judgments, judge, category_of, max_increase, significance
+            base.judgments,
+            cand.judgments,
+            judge,
+            category_of,
+            max_increase,
+            significance,
+            request_of,
         )
     except ValueError as exc:
         raise AlignAuditError(str(exc)) from exc
