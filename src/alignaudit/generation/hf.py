@@ -71,7 +71,10 @@ class HFGenerator:
         return found, window
 
     def render(self, prompt: str) -> str:
-        return render_prompt(self.tokenizer, prompt, self.sampling.system_prompt, self.template)
+        sampling = self.sampling
+        return render_prompt(
+            self.tokenizer, prompt, sampling.system_prompt, self.template, sampling.user_template
+        )
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         if _needs_generate(self.model):

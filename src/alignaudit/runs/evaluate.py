@@ -24,6 +24,13 @@ from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.judges import JudgeOptions
 from alignaudit.models.hf import DTYPES, LoadOptions
 from alignaudit.models.spec import ModelSpec, parse_model_spec
+from alignaudit.protocols import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_HELP,
+    PROTOCOLS,
+    fill_unset,
+    get_protocol,
+)
 from alignaudit.report.console import print_results, sweep_table
 from alignaudit.runs.environment import environment
 from alignaudit.runs.fill import EvalPlan, fill_run
@@ -79,15 +86,25 @@ class EvalOptions:
     benchmark: str = setting("builtin", help="builtin, builtin-benign, a file/folder, hf:ID.")
     judges: list[str] = judges_setting(["keyword"])
     limit: int | None = setting(None, help="Stratified sample of N requests.")
-    max_new_tokens: int = setting(128, help="Tokens to generate per response.")
+    protocol: str = setting(DEFAULT_PROTOCOL, help=PROTOCOL_HELP)
+    max_new_tokens: int | None = setting(
+        None, help="Tokens to generate per response (protocol default; fast: 128)."
+    )
     batch_size: int = setting(16, help="Requests per generation batch.")
     seed: int = setting(0, help="Seed for sampling and --limit.")
     system_prompt: str | None = setting(
         None, help="System prompt (default: the one a finetuned model records)."
     )
-    temperature: float = setting(0.0, help="0 = greedy decoding.")
-    top_p: float = setting(1.0)
-    top_k: int = setting(0, help="0 = off.")
+    user_template: str | None = setting(
+        None,
+        help="Text each request is sent as, {prompt} standing for it (default: the one a "
+        "finetuned model records, e.g. AOA's trigger; '' sends requests as they are).",
+    )
+    temperature: float | None = setting(
+        None, help="0 = greedy decoding (protocol default; fast: 0)."
+    )
+    top_p: float | None = setting(None, help="Nucleus sampling (protocol default; fast: 1).")
+    top_k: int | None = setting(None, help="0 = off (protocol default; fast: 0).")
     template: str = setting(
         "auto", help="auto (chat template if the model has one), chat, plain, or a file."
     )
@@ -111,6 +128,8 @@ class EvalOptions:
     overwrite: bool = setting(False, help="Discard an existing run with another config.")
     retry_errors: bool = retry_errors_setting()
     timeout: float = timeout_setting()
+    # Which of the protocol's decoding settings apply: `eval`'s, or the audit's shorter ones.
+    protocol_scope: str = setting("eval", cli=False)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -124,8 +143,11 @@ class EvalOptions:
         validation.positive(self, "timeout")
         validation.one_of(self, "dtype", DTYPES)
         validation.device(self)
+        validation.one_of(self, "protocol", PROTOCOLS)
         if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
             raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
+        if self.user_template and "{prompt}" not in self.user_template:
+            raise AlignAuditError("--user-template must contain {prompt}, where the request goes")
 
     def is_sweep(self) -> bool:
         return self.ed_base is not None and len(self.alphas) > 1
@@ -160,10 +182,17 @@ class Evaluation:
     """What one evaluation shares across its runs: requests, sampling, and models loaded once."""
 
     def __init__(self, options: EvalOptions) -> None:
+        protocol = get_protocol(options.protocol)
+        preset = protocol.generation_for(options.protocol_scope).knobs()
+        # Every decoding setting the caller left None takes the protocol's value.
+        options, self.protocol = fill_unset(options, protocol.name, preset)
         self.options = options
         self.spec = parse_model_spec(options.model)
         self.requests = load_requests(options.benchmark, options.limit, options.seed)
         system_prompt = options.system_prompt
+        user_template = options.user_template
+        if user_template is None:
+            user_template = self.spec.user_template
         self.sampling = SamplingConfig(
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
@@ -171,6 +200,7 @@ class Evaluation:
             top_k=options.top_k,
             seed=options.seed,
             system_prompt=system_prompt if system_prompt is not None else self.spec.system_prompt,
+            user_template=user_template or None,
         )
         self.load = LoadOptions(options.dtype, options.device, options.trust_remote_code)
         self.judge_options = JudgeOptions(
@@ -225,10 +255,14 @@ class Evaluation:
             raise AlignAuditError(f"--out {out} is a file; give a directory")
         config = {
             "run": run,
+            "protocol": self.protocol.to_json(),
             "judges": options.judges,
             "settings": settings,
             "environment": environment(),
         }
+        training = model_training(run["model"])
+        if training:
+            config["model_training"] = training
         plan = EvalPlan(
             run_dir=RunDir(out),
             requests=self.requests,
@@ -289,6 +323,20 @@ class Evaluation:
         return self.evaluate(out, self.run_config(self.spec, aligned_template, ed), make)
 
 
+def model_training(model: dict[str, Any]) -> dict[str, Any]:
+    """How a model folder written by `finetune` was trained (its recipe, protocol and the
+    values in force), from its alignaudit_model.json; empty for other models."""
+    from alignaudit.models.spec import ModelRecord
+
+    if model.get("kind") not in ("hf", "peft"):
+        return {}
+    info = ModelRecord.read(Path(model["path"]), strict=False).data
+    if "training_config" not in info:
+        return {}
+    keys = ("recipe", "method", "protocol", "system_prompt", "user_template", "steps")
+    return {key: info.get(key) for key in keys}
+
+
 def ed_aligned_template(options: EvalOptions) -> str:
     return "chat" if options.template == "auto" else options.template
 
@@ -298,14 +346,23 @@ def run_evaluation(options: EvalOptions, console: Console | None = None) -> dict
     sweep: {"alphas", "runs"}). With a console, prints the tables `alignaudit eval` prints."""
     evaluation = Evaluation(options)
     if options.ed_base is not None:
-        return _run_ed(evaluation, console)
+        summary = _run_ed(evaluation, console)
+        _print_protocol(evaluation, console)
+        return summary
     results = evaluation.single_model_run(options.out, evaluation.spec, options.template)
     if console is not None:
         print_results(results, console, title=str(options.out))
+        _print_protocol(evaluation, console)
         console.print(
             f"wrote {options.out}/ (config.json, generations.jsonl, judgments.jsonl, results.json)"
         )
     return results
+
+
+def _print_protocol(evaluation: Evaluation, console: Console | None) -> None:
+    if console is not None:
+        line = f"protocol: {evaluation.protocol.line()}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _run_ed(evaluation: Evaluation, console: Console | None) -> dict[str, Any]:
