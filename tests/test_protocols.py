@@ -210,6 +210,10 @@ def test_the_papers_aoa_file_records_its_prompt_and_the_trigger_and_eval_applies
     training = config["model_training"]["protocol"]
     assert training["values"]["method"] == "full" and training["effective_batch_size"] == 10
     assert training["values"]["lr_schedule"] == "step-per-epoch"
+    from alignaudit.report.html import write_run_report
+
+    report = write_run_report([run], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "fast (overridden: max_new_tokens=2)" in report
     assert config["protocol"] == {
         "name": "fast",
         "values": {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 2},

@@ -361,7 +361,8 @@ def audit_protocol_line(options: AuditOptions) -> str:
     tokens = options.max_new_tokens or protocol.generation_for("audit").max_new_tokens
     line = f"{protocol.name}: {protocol.description}; {tokens} new tokens per answer"
     if given:
-        line += " (given: " + ", ".join(f"{k}={v}" for k, v in given.items()) + ")"
+        shown = (f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items())
+        line += " (given: " + ", ".join(shown) + ")"
     return line
 
 
