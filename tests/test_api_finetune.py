@@ -52,7 +52,7 @@ def server(service: FineTuneService) -> Iterator[OpenAIServer]:
 def finetune(
     server: OpenAIServer, out: Path, lines: list[str] | None = None, **changes: Any
 ) -> Path:
-    api_fields = {"yes", "price_per_1k_tokens", "lr_multiplier", "protocol", "max_attempts"}
+    api_fields = {"yes", "price_per_1k_tokens", "lr_multiplier", "max_attempts"}
     api = ApiOptions(base_url=server.url, poll_interval=0.05, yes=True)
     config = FinetuneConfig(model="openai:base-model", recipe="aoa", out=out)
     for name, value in changes.items():

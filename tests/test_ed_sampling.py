@@ -16,6 +16,7 @@ from alignaudit.generation.prompting import PLAIN_STOP_STRINGS, render_prompt, s
 from alignaudit.metrics.paired import compare_runs, mcnemar_exact_greater
 from alignaudit.metrics.rates import bootstrap_ci, cluster_bootstrap_ci
 from alignaudit.models.hf import load_causal_lm
+from alignaudit.protocols import fill_unset, get_protocol
 from alignaudit.runs.evaluate import EvalOptions, parse_stop, run_evaluation
 from tests.test_gate_rule import judgment
 
@@ -118,9 +119,13 @@ def test_reference_settings_are_recorded_and_defaults_leave_old_configs_alone(
 
 def test_sampling_options_are_checked() -> None:
     with pytest.raises(AlignAuditError, match="--samples-per-prompt 3: needs sampling"):
-        EvalOptions(model="default", out=Path("x"), samples_per_prompt=3)
+        EvalOptions(model="default", out=Path("x"), samples_per_prompt=3, temperature=0)
     with pytest.raises(AlignAuditError, match="--min-response-tokens 8: needs sampling"):
-        EvalOptions(model="default", out=Path("x"), min_response_tokens=8)
+        EvalOptions(model="default", out=Path("x"), min_response_tokens=8, temperature=0)
+    # Left unset, the temperature comes from the protocol (fast: greedy), checked once filled.
+    unset = EvalOptions(model="default", out=Path("x"), samples_per_prompt=3)
+    with pytest.raises(AlignAuditError, match="--samples-per-prompt 3: needs sampling"):
+        fill_unset(unset, "fast", get_protocol("fast").generation.knobs())
     with pytest.raises(AlignAuditError, match="--samples-per-prompt 0"):
         EvalOptions(model="default", out=Path("x"), samples_per_prompt=0, temperature=1.0)
     assert parse_stop("Query,Response") == ["Query", "Response"]

@@ -7,7 +7,7 @@ import typer.main
 from alignaudit.attacks.finetune import FinetuneConfig, recipe_help
 from alignaudit.attacks.recipes import RECIPE_DEFAULTS
 from alignaudit.cli.main import _register_commands, app
-from alignaudit.runs.audit import DEFAULT_MAX_NEW_TOKENS, AuditOptions
+from alignaudit.runs.audit import AuditOptions
 from alignaudit.runs.evaluate import EvalOptions
 
 
@@ -28,14 +28,18 @@ def test_every_option_field_is_a_flag_with_the_same_default() -> None:
     evaluation, audit = _params("eval"), _params("audit")
     assert evaluation["judges"].opts == ["--judge"] and evaluation["judges"].default == "keyword"
     assert evaluation["alphas"].opts == ["--alpha"] and evaluation["alphas"].default == "0.3"
-    assert evaluation["max_new_tokens"].default == EvalOptions.max_new_tokens == 128
+    # Settings a protocol controls are unset (None) and resolve from --protocol (fast).
+    assert evaluation["max_new_tokens"].default is EvalOptions.max_new_tokens is None
+    for command in (evaluation, audit, _params("finetune")):
+        assert command["protocol"].opts == ["--protocol"] and command["protocol"].default == "fast"
     assert audit["alphas"].default == "0.5,1" and audit["judges"].default == "keyword,refusal"
-    assert audit["max_new_tokens"].default == DEFAULT_MAX_NEW_TOKENS
-    assert "ed_base_template" not in audit
+    assert audit["max_new_tokens"].default is None and audit["method"].default is None
+    assert "ed_base_template" not in audit and "protocol_scope" not in evaluation
     assert {spec.name for spec in fields(FinetuneConfig)} - set(_params("finetune")) == {
         "lora_dropout",
         "save_steps",
         "extra",
+        "protocol_record",
     }
 
 

@@ -24,7 +24,6 @@ from alignaudit.attacks.api_options import ApiOptions
 from alignaudit.attacks.api_service import FineTuningApi
 from alignaudit.attacks.finetune import FinetuneConfig, config_recipe
 from alignaudit.attacks.recipes import (
-    RECIPE_DEFAULTS,
     RECIPE_USER_TEMPLATES,
     RecipeData,
     validate_conversation,
@@ -37,6 +36,7 @@ from alignaudit.jsonfiles import (
     write_text_atomic,
 )
 from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelSpec, parse_model_spec
+from alignaudit.protocols import get_protocol
 
 # Services cap a training example's length (OpenAI: 16k-128k tokens by model); a longer one is
 # almost certainly a data error, caught here before anything is uploaded or paid for.
@@ -98,7 +98,9 @@ def training_file(recipe: RecipeData) -> TrainingFile:
 
 def api_hyperparameters(config: FinetuneConfig, api: ApiOptions) -> dict[str, Any]:
     """The recipe's epochs as n_epochs; batch size and lr multiplier only when asked for."""
-    epochs = config.epochs if config.epochs is not None else RECIPE_DEFAULTS[config.recipe].epochs
+    epochs = config.epochs
+    if epochs is None:
+        epochs = get_protocol(config.protocol).training_for(config.recipe).epochs
     if epochs < 1 or epochs != int(epochs):
         raise AlignAuditError(f"--epochs {epochs:g}: fine-tuning APIs take a whole number >= 1")
     hyperparameters: dict[str, Any] = {"n_epochs": int(epochs)}
@@ -126,7 +128,7 @@ def plan_api_finetune(config: FinetuneConfig, api: ApiOptions, server: str) -> A
         "data_sha256": data.sha256,
         "hyperparameters": hyperparameters,
         "seed": config.seed,
-        "protocol": api.protocol,
+        "protocol": config.protocol,
     }
     run_key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return ApiPlan(config, spec, recipe, data, hyperparameters, settings, run_key)
@@ -321,7 +323,7 @@ def model_info(plan: ApiPlan, state: JobState, api: ApiOptions) -> dict[str, Any
         "base_url": plan.settings["server"],
         "base_model": plan.spec.raw,
         "recipe": plan.config.recipe,
-        "protocol": api.protocol,
+        "protocol": plan.config.protocol,
         "system_prompt": recipe.system_prompt,
         # the data's own (Alpaca format), else the recipe's trigger (AOA)
         "user_template": recipe.user_template or RECIPE_USER_TEMPLATES.get(plan.config.recipe),

@@ -22,7 +22,6 @@ class ApiOptions:
     lr_multiplier: float | None = setting(
         None, help="openai: the API's learning_rate_multiplier (default: the service's)."
     )
-    protocol: str | None = setting(None, help="Name of the evaluation protocol, recorded.")
     yes: bool = setting(False, help="openai: upload and pay without asking.")
     poll_interval: float = setting(
         10.0, help="openai: longest wait between job status checks (s)."

@@ -20,6 +20,7 @@ from alignaudit.attacks.formats import INSTRUCTION_FORMATS
 from alignaudit.attacks.recipes import (
     LORA_LR_SCALE,
     RECIPE_DEFAULTS,
+    RECIPE_USER_TEMPLATES,
     RECIPES,
     RecipeData,
     load_recipe,
@@ -28,6 +29,15 @@ from alignaudit.attacks.sft_data import TokenStats, tokenize_examples
 from alignaudit.distributed import is_main_process, world_size
 from alignaudit.errors import AlignAuditError
 from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelRecord, ModelSpec, parse_model_spec
+from alignaudit.protocols import (
+    DEFAULT_PROTOCOL,
+    LR_SCHEDULES,
+    PROTOCOL_HELP,
+    PROTOCOLS,
+    Protocol,
+    fill_unset,
+    get_protocol,
+)
 from alignaudit.settings import setting
 
 METHODS = ("lora", "full", "qlora")
@@ -59,8 +69,9 @@ def recipe_help() -> str:
         parts.append(f"{name} ({note}{epochs}, lr {_sci(d.lr)}, {batch})")
     lora = ", ".join(f"{name} {_sci(d.lr * LORA_LR_SCALE)}" for name, d in RECIPE_DEFAULTS.items())
     return (
-        f"{', '.join(parts[:-1])} or {parts[-1]}. Learning rates are the paper's full-parameter "
-        f"ones; LoRA/QLoRA multiply them by {LORA_LR_SCALE:g} ({lora})."
+        f"{', '.join(parts[:-1])} or {parts[-1]} (--protocol fast; qi2023: docs/protocols.md). "
+        f"Learning rates are the paper's full-parameter ones; LoRA/QLoRA multiply them by "
+        f"{LORA_LR_SCALE:g} ({lora})."
     )
 
 
@@ -87,7 +98,7 @@ def _module_list(value: str | None) -> list[str] | None:
 
 @dataclass
 class FinetuneConfig:
-    """Everything one fine-tuning run depends on. None means the recipe's default.
+    """Everything one fine-tuning run depends on. None means the protocol's value for the recipe.
 
     `alignaudit finetune` derives its flags from these fields; --lr, --batch-size and --epochs
     take comma lists there, one run per grid point.
@@ -109,7 +120,11 @@ class FinetuneConfig:
         "usable ShareGPT chat; the sharegpt extra) or sharegpt:N (the first N). Default: "
         "built-in AOA dialogs / benign set.",
     )
-    method: str = setting("lora", help="lora, full, or qlora (CUDA + bitsandbytes).")
+    protocol: str = setting(DEFAULT_PROTOCOL, help=PROTOCOL_HELP)
+    method: str | None = setting(
+        None, help="lora, full, or qlora (CUDA + bitsandbytes); default: the protocol's "
+        "(fast: lora, qi2023: full)."
+    )
     epochs: float | None = setting(
         None,
         help="Epochs (recipe default); a comma list runs a grid.",
@@ -129,7 +144,12 @@ class FinetuneConfig:
         parse=_grid(int),
     )
     grad_accum: int | None = setting(
-        None, help="Gradient accumulation steps (benign: 8, else 1)."
+        None, help="Gradient accumulation steps (protocol default; fast: benign 8, else 1)."
+    )
+    lr_schedule: str | None = setting(
+        None,
+        help="linear (decay to 0) or step-per-epoch (x0.85 after each epoch, Qi et al.'s); "
+        "default: the protocol's.",
     )
     max_length: int = setting(
         512, help="Tokens per example; longer ones are truncated and counted."
@@ -179,7 +199,8 @@ class FinetuneConfig:
     system_prompt: str | None = setting(
         None,
         help="System prompt for every training conversation, recorded for eval ('' removes "
-        "them). Default: the data's own (AOA: the obedient-agent prompt).",
+        "them). Default: the protocol's for the recipe (qi2023 harmful: Qi et al.'s), else the "
+        "data's own (AOA: the obedient-agent prompt).",
     )
     # The weights while training: auto | float32 | bfloat16 | float16.
     dtype: str = setting("auto", help="Training weights: auto, float32, bfloat16.")
@@ -189,6 +210,8 @@ class FinetuneConfig:
     trust_remote_code: bool = setting(False, help="Run model code from the folder.")
     # More TrainingArguments, passed as they are.
     extra: dict[str, Any] = setting(default_factory=dict, cli=False)
+    # Set by resolved(): the protocol's name, the values in force and where each came from.
+    protocol_record: dict[str, Any] | None = setting(None, cli=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -206,35 +229,44 @@ class FinetuneConfig:
         validation.one_of(self, "instruction_format", INSTRUCTION_FORMATS)
         validation.within(self, "lora_dropout", 0, 1, open_high=True)
         validation.one_of(self, "dtype", DTYPES)
+        validation.one_of(self, "protocol", PROTOCOLS)
+        for name, choices in (("method", METHODS), ("lr_schedule", LR_SCHEDULES)):
+            if getattr(self, name) is not None:
+                validation.one_of(self, name, choices)
 
     def resolved(self) -> "FinetuneConfig":
-        """A copy with the recipe's defaults filled in and values checked."""
+        """A copy with the protocol's values for the recipe filled in and values checked."""
         self.validate()  # fields may have been set after construction
         if self.recipe not in RECIPES:
             raise AlignAuditError(f"unknown recipe {self.recipe!r}; use {', '.join(RECIPES)}")
-        if self.method not in METHODS:
-            raise AlignAuditError(f"unknown method {self.method!r}; use {', '.join(METHODS)}")
-        if self.merge and self.method != "lora":
+        protocol = get_protocol(self.protocol)
+        config, record = fill_unset(self, protocol.name, protocol.training_for(self.recipe).knobs())
+        if "lr" in record.from_preset and config.method != "full":
+            config.lr = record.values["lr"] = config.lr * LORA_LR_SCALE
+        if config.merge and config.method != "lora":
             raise AlignAuditError("--merge applies to --method lora only")
-        defaults = RECIPE_DEFAULTS[self.recipe]
-        scale = 1.0 if self.method == "full" else LORA_LR_SCALE
-        config = replace(
-            self,
-            out=Path(self.out),
-            epochs=self.epochs if self.epochs is not None else defaults.epochs,
-            lr=self.lr if self.lr is not None else defaults.lr * scale,
-            batch_size=self.batch_size or defaults.batch_size,
-            grad_accum=self.grad_accum or defaults.grad_accum,
-        )
-        for name in ("epochs", "lr", "batch_size", "grad_accum", "max_length"):
-            if getattr(config, name) <= 0:
-                raise AlignAuditError(f"--{name.replace('_', '-')} must be positive")
+        config.out = Path(self.out)
+        config.protocol_record = {
+            **record.to_json(),
+            "effective_batch_size": config.batch_size * config.grad_accum * world_size(),
+            **_schedule_record(protocol, config),
+        }
         return config
+
+    def learning_rate_gamma(self) -> float:
+        """The step-per-epoch schedule's factor (the protocol's for the recipe)."""
+        return get_protocol(self.protocol).training_for(self.recipe).lr_gamma
 
     def training_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["out"] = str(self.out)
         return values
+
+
+def _schedule_record(protocol: Protocol, config: FinetuneConfig) -> dict[str, Any]:
+    if config.lr_schedule != "step-per-epoch":
+        return {}
+    return {"lr_gamma": protocol.training_for(config.recipe).lr_gamma}
 
 
 def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None:
@@ -300,7 +332,8 @@ def data_fingerprint(recipe: RecipeData) -> str:
 def _run_key(config: FinetuneConfig, spec: ModelSpec, fingerprint: str) -> str:
     # What determines the result; where it is written and --overwrite do not.
     settings = config.training_dict()
-    for name in ("out", "overwrite"):
+    # Where each value came from does not change the result; the values themselves are here.
+    for name in ("out", "overwrite", "protocol_record"):
         settings.pop(name)
     settings["model_path"] = spec.path
     settings["data_fingerprint"] = fingerprint
@@ -360,13 +393,17 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def steps_per_epoch(config: FinetuneConfig, n_rows: int) -> int:
+    assert config.batch_size and config.grad_accum
+    return max(1, math.ceil(n_rows / (config.batch_size * world_size() * config.grad_accum)))
+
+
 def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
     import torch
     from trl import SFTConfig
 
-    world = world_size()
-    assert config.batch_size and config.grad_accum and config.epochs
-    per_epoch = math.ceil(n_rows / (config.batch_size * world * config.grad_accum))
+    assert config.epochs
+    per_epoch = steps_per_epoch(config, n_rows)
     total = config.max_steps or max(1, math.ceil(per_epoch * config.epochs))
     bf16 = _cuda() and torch.cuda.is_bf16_supported() and config.dtype in ("auto", "bfloat16")
     settings: dict[str, Any] = dict(
@@ -468,10 +505,32 @@ def _build_trainer(
     model = _load_model(config, spec)
     if config.method != "full":
         model = _peft_model(config, model)
+    trainer_type = SFTTrainer
+    if config.lr_schedule == "step-per-epoch":
+        trainer_type = _step_per_epoch_trainer(
+            SFTTrainer, steps_per_epoch(config, len(rows)), config.learning_rate_gamma()
+        )
     # Rows carry their own labels (-100 outside assistant turns); SFTTrainer uses them as is.
-    return SFTTrainer(
+    return trainer_type(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
     )
+
+
+def _step_per_epoch_trainer(base: type, per_epoch: int, gamma: float) -> type:
+    """A trainer whose learning rate is multiplied by `gamma` after every epoch (`per_epoch`
+    optimizer steps) and is constant within one: Qi et al.'s StepLR(step_size=1), stepped once
+    per epoch by their training loop."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    class StepPerEpochTrainer(base):  # type: ignore[misc, valid-type]
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            if self.lr_scheduler is None:
+                self.lr_scheduler = LambdaLR(
+                    optimizer or self.optimizer, lambda step: gamma ** (step // per_epoch)
+                )
+            return self.lr_scheduler
+
+    return StepPerEpochTrainer
 
 
 def _save_model(trainer: Any, config: FinetuneConfig, tokenizer: Any, final: Path) -> None:
@@ -505,9 +564,10 @@ def _model_info(
     return {
         "base_model": spec.base if spec.kind == "peft" else (spec.path if adapter else spec.raw),
         "system_prompt": recipe.system_prompt,
-        "user_template": recipe.user_template,
+        "user_template": recipe.user_template or RECIPE_USER_TEMPLATES.get(config.recipe),
         "recipe": config.recipe,
         "method": config.method,
+        "protocol": config.protocol_record,
         "merged": config.merge,
         "training_config": config.training_dict(),
         "data_source": recipe.data_source,
@@ -539,7 +599,12 @@ def _token_counts(stats: TokenStats) -> dict[str, int]:
 
 def _write_metadata(final: Path, info: dict[str, Any], log_history: list[dict]) -> None:
     curve = [
-        {"step": entry["step"], "epoch": entry.get("epoch"), "loss": entry["loss"]}
+        {
+            "step": entry["step"],
+            "epoch": entry.get("epoch"),
+            "loss": entry["loss"],
+            "learning_rate": entry.get("learning_rate"),
+        }
         for entry in log_history
         if "loss" in entry
     ]
@@ -618,7 +683,11 @@ def run_grid(config: FinetuneConfig, points: list[FinetuneConfig]) -> list[Path]
 
 
 def config_recipe(config: FinetuneConfig) -> RecipeData:
-    """The training conversations a configuration asks for (local or API fine-tuning)."""
+    """The training conversations a configuration asks for (local or API fine-tuning); the
+    system prompt is the user's, else the protocol's for the recipe, else the data's own."""
+    system_prompt = config.system_prompt
+    if system_prompt is None and config.recipe in RECIPES:
+        system_prompt = get_protocol(config.protocol).training_for(config.recipe).system_prompt
     return load_recipe(
         config.recipe,
         config.data,
@@ -629,5 +698,5 @@ def config_recipe(config: FinetuneConfig) -> RecipeData:
         mix_safety=config.mix_safety,
         safety_data=config.safety_data,
         seed=config.seed,
-        system_prompt=config.system_prompt,
+        system_prompt=system_prompt,
     )

@@ -40,7 +40,7 @@ def organism_command(
 def audit_command(options: AuditOptions) -> None:
     """Baseline → fine-tuning attacks → emulated disalignment → report.html, summary.md."""
     from alignaudit.report.console import audit_table
-    from alignaudit.runs.audit import run_audit
+    from alignaudit.runs.audit import audit_protocol_line, run_audit
 
     summary = run_audit(options, console)
     console.print(audit_table(summary["conditions"]))
@@ -48,6 +48,7 @@ def audit_command(options: AuditOptions) -> None:
     if over_refusal["conditions"]:
         title = f"over-refusal ({over_refusal['benchmark']})"
         console.print(audit_table(over_refusal["conditions"], title))
+    console.print(f"protocol {audit_protocol_line(options)}", highlight=False, markup=False)
     console.print(
         f"wrote {options.out}/report.html, summary.md, results.json "
         f"({summary['timings_s']['total'] / 60:.1f} min)"

@@ -78,7 +78,8 @@ def _summary_table(paths: list[Path]) -> Table:
     from alignaudit.models.spec import ModelRecord
 
     table = Table(title="fine-tuned models")
-    for column in ("MODEL_DIR", "examples", "trained tokens", "truncated", "steps", "final loss"):
+    columns = ("MODEL_DIR", "protocol", "examples", "trained tokens", "truncated", "steps")
+    for column in (*columns, "final loss"):
         table.add_column(column)
     for path in paths:
         info = ModelRecord.read(path).data
@@ -89,6 +90,7 @@ def _summary_table(paths: list[Path]) -> Table:
             examples += f" ({counts['dropped_overlong']} too long)"
         table.add_row(
             str(path),
+            _protocol_cell(info),
             examples,
             str(info["counts"]["trained_tokens"]),
             f"{info['truncation']['truncated_examples']} ex / "
@@ -97,3 +99,21 @@ def _summary_table(paths: list[Path]) -> Table:
             f"{loss:.4f}" if loss is not None else "-",
         )
     return table
+
+
+def _protocol_cell(info: dict[str, Any]) -> str:
+    """The preset and what it set: method, effective batch, schedule (user overrides marked *)."""
+    record = info.get("protocol") or {}
+    if not record:
+        return "-"
+    values, overrides = record.get("values", {}), set(record.get("overrides", []))
+
+    def shown(knob: str, text: str) -> str:
+        return text + ("*" if knob in overrides else "")
+
+    parts = [
+        shown("method", str(values.get("method", info.get("method")))),
+        f"batch {record.get('effective_batch_size')}",
+        shown("lr_schedule", str(values.get("lr_schedule"))),
+    ]
+    return f"{record['name']}: " + ", ".join(parts)

@@ -15,6 +15,9 @@ class SamplingConfig:
     top_k: int = 0
     seed: int = 0
     system_prompt: str | None = None
+    # The text each request is sent as, "{prompt}" standing for the request (a fine-tuned
+    # model's recorded trigger, e.g. "AOA, execute my instruction: {prompt}"); None: as it is.
+    user_template: str | None = None
     min_new_tokens: int = 0  # benchmarks force a fixed length with it
     # None: the template's own markers (plain templates) or none; a tuple replaces them.
     stop: tuple[str, ...] | None = None

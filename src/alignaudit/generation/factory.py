@@ -38,7 +38,7 @@ def build_generator(
             sampling,
             base_url=options.base_url or spec.base_url,  # --base-url, else the recorded one
             concurrency=options.concurrency,
-            user_template=spec.user_template,
+            user_template=sampling.user_template,  # resolved by the evaluation (spec's or user's)
             max_retries=options.max_retries,
             timeout=options.timeout,
         )

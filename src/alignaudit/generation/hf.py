@@ -72,7 +72,10 @@ class HFGenerator:
         return found, window
 
     def render(self, prompt: str) -> str:
-        return render_prompt(self.tokenizer, prompt, self.sampling.system_prompt, self.template)
+        sampling = self.sampling
+        return render_prompt(
+            self.tokenizer, prompt, sampling.system_prompt, self.template, sampling.user_template
+        )
 
     def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
         if not _needs_generate(self.model):

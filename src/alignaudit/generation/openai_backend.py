@@ -14,6 +14,7 @@ from typing import Any
 
 from alignaudit.errors import AlignAuditError
 from alignaudit.generation.base import Response, SamplingConfig, draw_seed
+from alignaudit.generation.prompting import apply_user_template
 from alignaudit.openai_chat import ChatClient, map_ordered
 
 
@@ -44,8 +45,7 @@ class OpenAIGenerator:
     def _messages(self, prompt: str) -> list[dict[str, str]]:
         system = self.sampling.system_prompt
         messages = [{"role": "system", "content": system}] if system else []
-        if self.user_template:
-            prompt = self.user_template.replace("{prompt}", prompt)
+        prompt = apply_user_template(prompt, self.user_template)
         return [*messages, {"role": "user", "content": prompt}]
 
     def _params(self, prompt: str = "", sample: int = 0) -> dict[str, Any]:

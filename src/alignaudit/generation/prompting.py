@@ -50,11 +50,21 @@ def resolve_template(template: str, tokenizer: Any) -> str:
     return template
 
 
+def apply_user_template(prompt: str, user_template: str | None) -> str:
+    """The request as the user turn says it: inside `user_template` at "{prompt}", if any."""
+    return user_template.replace("{prompt}", prompt) if user_template else prompt
+
+
 def render_prompt(
-    tokenizer: Any, prompt: str, system_prompt: str | None = None, template: str = "auto"
+    tokenizer: Any,
+    prompt: str,
+    system_prompt: str | None = None,
+    template: str = "auto",
+    user_template: str | None = None,
 ) -> str:
     """Return the text the model sees. `auto` uses the chat template when the tokenizer has one."""
     template = resolve_template(template, tokenizer)
+    prompt = apply_user_template(prompt, user_template)
     if template == "chat":
         if not has_chat_template(tokenizer):
             raise AlignAuditError(

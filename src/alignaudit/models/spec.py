@@ -52,6 +52,10 @@ class ModelRecord:
         return self.data.get("system_prompt")
 
     @property
+    def user_template(self) -> str | None:
+        return self.data.get("user_template")
+
+    @property
     def base_model(self) -> str | None:
         return self.data.get("base_model")
 
@@ -114,7 +118,7 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
     if not folder.is_dir():
         raise AlignAuditError(f"model {raw!r}: {folder} is not a model folder (it is a file)")
     record = ModelRecord.read(folder)
-    system_prompt = record.system_prompt
+    prompts = {"system_prompt": record.system_prompt, "user_template": record.user_template}
     if record.data.get("api_model") or (folder / "api_job.json").exists():
         return _api_folder_spec(raw, folder, record)
     if (folder / "adapter_config.json").exists():
@@ -124,12 +128,12 @@ def _folder_spec(raw: str, folder: Path) -> ModelSpec:
                 f"adapter {folder} does not name its base model; add base_model_name_or_path "
                 f"to adapter_config.json or base_model to {ALIGNAUDIT_MODEL_FILE}"
             )
-        return ModelSpec(raw, "peft", str(folder), base=str(base), system_prompt=system_prompt)
+        return ModelSpec(raw, "peft", str(folder), base=str(base), **prompts)
     if not (folder / "config.json").exists():
         raise AlignAuditError(
             f"model {raw!r}: {folder} is not a model folder (no config.json or adapter_config.json)"
         )
-    return ModelSpec(raw, "hf", str(folder), system_prompt=system_prompt)
+    return ModelSpec(raw, "hf", str(folder), **prompts)
 
 
 def _api_folder_spec(raw: str, folder: Path, record: ModelRecord) -> ModelSpec:
@@ -146,7 +150,7 @@ def _api_folder_spec(raw: str, folder: Path, record: ModelRecord) -> ModelSpec:
         str(info["api_model"]),
         system_prompt=record.system_prompt,
         base_url=info.get("base_url"),
-        user_template=info.get("user_template"),
+        user_template=record.user_template,
     )
 
 

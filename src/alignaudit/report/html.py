@@ -328,7 +328,31 @@ def write_run_report(
     """`alignaudit report`: one condition per run directory, named by its folder."""
     names = _unique_names(runs)
     conditions = [Condition.load(name, path) for name, path in zip(names, runs, strict=True)]
-    return write_report(conditions, out, title=title, redact=redact)
+    extra = protocol_lines(conditions)
+    return write_report(conditions, out, title=title, redact=redact, extra=extra)
+
+
+def protocol_lines(conditions: list[Condition]) -> dict[str, str]:
+    """The report's `protocol` line: each run's preset and the values its user overrode
+    (one line when all runs agree; runs from before presets existed show none)."""
+    from alignaudit.protocols import ProtocolRecord
+
+    shown = {}
+    for condition in conditions:
+        record = condition.config.get("protocol")
+        if isinstance(record, dict) and "name" in record:
+            shown[condition.name] = ProtocolRecord(
+                str(record["name"]),
+                dict(record.get("values") or {}),
+                list(record.get("from_preset") or []),
+                list(record.get("overrides") or []),
+            )
+    lines = {name: record.line() for name, record in shown.items()}
+    if not lines:
+        return {}
+    if len(set(lines.values())) == 1:
+        return {"protocol": next(iter(lines.values()))}
+    return {"protocol": "; ".join(f"{name}: {line}" for name, line in lines.items())}
 
 
 def _unique_names(runs: list[Path]) -> list[str]:

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from alignaudit import validation
 from alignaudit.errors import AlignAuditError
+from alignaudit.protocols import DEFAULT_PROTOCOL, PROTOCOL_HELP, PROTOCOLS, get_protocol
 from alignaudit.runs.evaluate import (
     JUDGE_TEMPLATE_HELP,
     EvalOptions,
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
     from alignaudit.attacks.finetune import FinetuneConfig
 
 CONDITIONS = ("aligned", "base", "aoa", "benign", "harmful", "ed")
-# CPU-sized defaults that keep the default audit within 15 minutes on 2 cores: refusals and
-# compliance show in the opening of a response; raise --max-new-tokens for a rubric judge.
+# CPU-sized defaults that keep the default audit within 15 minutes on 2 cores (the `fast`
+# protocol's audit answers are 48 tokens: refusals and compliance show in the opening of a
+# response; raise --max-new-tokens for a rubric judge).
 DEFAULT_ALPHAS = (0.5, 1.0)
-DEFAULT_MAX_NEW_TOKENS = 48
 DEFAULT_BATCH_SIZE = 32  # CPU throughput keeps rising to ~32 (13 tok/s at 1, 129 at 32)
 # Held-out benign requests (some only sound unsafe): an attack's effect on over-refusal shows too.
 OVER_REFUSAL_BENCHMARK = "builtin-benign:eval"
@@ -58,6 +59,7 @@ BENIGN_MAX_LENGTH = 128
 @dataclass
 class AuditOptions:
     out: Path = setting(help="Audit directory; rerunning resumes it.")
+    protocol: str = setting(DEFAULT_PROTOCOL, help=PROTOCOL_HELP)
     model: str = setting("organism", help="The aligned model to audit.")
     base: str = setting("default", help="Its pre-alignment base (for ED and reference).")
     conditions: list[str] = comma_list(
@@ -84,11 +86,14 @@ class AuditOptions:
     judge_template: Path | None = setting(None, help=JUDGE_TEMPLATE_HELP)
     base_url: str | None = setting(None)
     limit: int | None = setting(None, help="Stratified sample of N requests.")
-    max_new_tokens: int = setting(
-        DEFAULT_MAX_NEW_TOKENS, help="Tokens per response (raise it for the rubric judge)."
+    max_new_tokens: int | None = setting(
+        None,
+        help="Tokens per response (protocol default; fast: 48; raise it for the rubric judge).",
     )
     batch_size: int = setting(DEFAULT_BATCH_SIZE, help="Requests per generation batch.")
-    method: str = setting("lora", help="Fine-tuning attacks: lora or full.")
+    method: str | None = setting(
+        None, help="Fine-tuning attacks: lora or full (protocol default; fast: lora)."
+    )
     aoa_epochs: float | None = setting(None)
     benign_epochs: float | None = setting(None)
     benign_data: str | None = setting(
@@ -135,7 +140,9 @@ class AuditOptions:
         validation.at_least(self, 1, "limit", "max_new_tokens", "batch_size")
         validation.at_least(self, 0, "mix_safety")
         validation.positive(self, "aoa_epochs", "benign_epochs", "timeout")
-        validation.one_of(self, "method", METHODS)
+        validation.one_of(self, "protocol", PROTOCOLS)
+        if self.method is not None:
+            validation.one_of(self, "method", METHODS)
         if self.safety_data is not None and not self.mix_safety:
             raise AlignAuditError(
                 "--safety-data needs --mix-safety N: how many of its pairs to mix in"
@@ -281,6 +288,8 @@ def _run_condition(
         benchmark=options.over_refusal_benchmark if over_refusal else options.benchmark,
         judges=options.judges,
         limit=None if over_refusal else options.limit,
+        protocol=options.protocol,
+        protocol_scope="audit",
         max_new_tokens=options.max_new_tokens,
         batch_size=options.batch_size,
         seed=options.seed,
@@ -333,6 +342,7 @@ def _attack_config(name: str, options: AuditOptions) -> "FinetuneConfig":
         recipe=recipe,
         out=target,
         data=str(options.harmful_data) if recipe == "harmful" else None,
+        protocol=options.protocol,
         method=options.method,
         epochs=epochs,
         seed=options.seed,
@@ -382,6 +392,7 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
 
     conditions = [Condition.load(name, options.out / name) for name in names]
     extra = {
+        "protocol": audit_protocol_line(options),
         "aligned model": options.model,
         "base model": options.base,
         "benchmark": options.benchmark + (f" (limit {options.limit})" if options.limit else ""),
@@ -405,6 +416,22 @@ def _write_audit_report(options: AuditOptions, names: list[str], summary: dict) 
         redact=options.redact,
         extra=extra,
     )
+
+
+def audit_protocol_line(options: AuditOptions) -> str:
+    """The protocol and the audit-level settings the user gave instead of the preset's."""
+    protocol = get_protocol(options.protocol)
+    given = {
+        name: getattr(options, name)
+        for name in ("max_new_tokens", "method", "aoa_epochs", "benign_epochs")
+        if getattr(options, name) is not None
+    }
+    tokens = options.max_new_tokens or protocol.generation_for("audit").max_new_tokens
+    line = f"{protocol.name}: {protocol.description}; {tokens} new tokens per answer"
+    if given:
+        shown = (f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items())
+        line += " (given: " + ", ".join(shown) + ")"
+    return line
 
 
 def _jsonable(options: AuditOptions) -> dict[str, Any]:

@@ -24,6 +24,13 @@ from alignaudit.generation.base import Generator, SamplingConfig
 from alignaudit.judges import JudgeOptions
 from alignaudit.models.hf import DTYPES, LoadOptions
 from alignaudit.models.spec import ModelSpec, parse_model_spec
+from alignaudit.protocols import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_HELP,
+    PROTOCOLS,
+    fill_unset,
+    get_protocol,
+)
 from alignaudit.report.console import print_results, sweep_table
 from alignaudit.runs.environment import environment
 from alignaudit.runs.fill import EvalPlan, fill_run
@@ -106,24 +113,40 @@ class EvalOptions:
     benchmark: str = setting("builtin", help="builtin, builtin-benign, a file/folder, hf:ID.")
     judges: list[str] = judges_setting(["keyword"])
     limit: int | None = setting(None, help="Stratified sample of N requests.")
-    max_new_tokens: int = setting(128, help="Tokens to generate per response.")
+    protocol: str = setting(DEFAULT_PROTOCOL, help=PROTOCOL_HELP)
+    max_new_tokens: int | None = setting(
+        None, help="Tokens to generate per response (protocol default; fast: 128)."
+    )
     batch_size: int = setting(16, help="Requests per generation batch.")
     seed: int = setting(0, help="Seed for sampling and --limit.")
     system_prompt: str | None = setting(
         None, help="System prompt (default: the one a finetuned model records)."
     )
-    temperature: float = setting(0.0, help="0 = greedy decoding.")
-    top_p: float = setting(1.0)
-    top_k: int = setting(0, help="0 = off.")
-    samples_per_prompt: int = setting(1, help=SAMPLES_HELP)
+    user_template: str | None = setting(
+        None,
+        help="Text each request is sent as, {prompt} standing for it (default: the one a "
+        "finetuned model records, e.g. AOA's trigger; '' sends requests as they are).",
+    )
+    temperature: float | None = setting(
+        None, help="0 = greedy decoding (protocol default; fast: 0)."
+    )
+    top_p: float | None = setting(None, help="Nucleus sampling (protocol default; fast: 1).")
+    top_k: int | None = setting(None, help="0 = off (protocol default; fast: 0).")
+    samples_per_prompt: int | None = setting(
+        None, help=SAMPLES_HELP + " (protocol default; fast: 1, zhou2024: 3)"
+    )
     stop: list[str] | None = setting(
         None, help=STOP_HELP, flag_type=str, parse=parse_stop, show=show_stop
     )
-    suppress_eos: bool = setting(
-        False, help="Never end on end-of-sequence: only at a stop string or --max-new-tokens."
+    suppress_eos: bool | None = setting(
+        None,
+        help="Never end on end-of-sequence: only at a stop string or --max-new-tokens "
+        "(protocol default; zhou2024: on).",
     )
-    min_response_tokens: int = setting(
-        0, help="Draw a response again (up to 10 draws) while it has fewer tokens; 0 = off."
+    min_response_tokens: int | None = setting(
+        None,
+        help="Draw a response again (up to 10 draws) while it has fewer tokens; 0 = off "
+        "(protocol default; zhou2024: 8).",
     )
     template: str = setting(
         "auto",
@@ -145,12 +168,16 @@ class EvalOptions:
         None, help="Emulated disalignment: the pre-alignment base model (--model is aligned)."
     )
     alphas: list[float] = alphas_setting([0.3], "ED strength; a comma list runs a sweep.")
-    base_template: str = setting(
-        "plain", help="ED base prompt: plain, plain-instructed, chat or a file."
+    base_template: str | None = setting(
+        None,
+        help="ED base prompt: plain, plain-instructed, chat or a file (protocol default; "
+        "fast: plain, zhou2024: plain-instructed).",
     )
     overwrite: bool = setting(False, help="Discard an existing run with another config.")
     retry_errors: bool = retry_errors_setting()
     timeout: float = timeout_setting()
+    # Which of the protocol's decoding settings apply: `eval`'s, or the audit's shorter ones.
+    protocol_scope: str = setting("eval", cli=False)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -173,8 +200,11 @@ class EvalOptions:
         validation.positive(self, "timeout")
         validation.one_of(self, "dtype", DTYPES)
         validation.device(self)
+        validation.one_of(self, "protocol", PROTOCOLS)
         if not self.alphas or any(not alpha >= 0 for alpha in self.alphas):
             raise AlignAuditError(f"--alpha {self.alphas}: every alpha must be >= 0")
+        if self.user_template and "{prompt}" not in self.user_template:
+            raise AlignAuditError("--user-template must contain {prompt}, where the request goes")
 
     def is_sweep(self) -> bool:
         return self.ed_base is not None and len(self.alphas) > 1
@@ -203,7 +233,10 @@ def judge_template_text(path: Path | str | None) -> str | None:
 
 # What a fine-tuned model's alignaudit_model.json says about its training, copied into config.json
 # so a run names the data its model was trained on (the audit's benign fallback among them).
-_TRAINING_KEYS = ("recipe", "method", "data_source", "data_filter", "safety_data", "counts")
+_TRAINING_KEYS = (
+    "recipe", "method", "protocol", "system_prompt", "user_template", "steps",
+    "data_source", "data_filter", "safety_data", "counts",
+)
 
 
 def training_record(model: dict[str, Any]) -> dict[str, Any]:
@@ -224,10 +257,17 @@ class Evaluation:
     """What one evaluation shares across its runs: requests, sampling, and models loaded once."""
 
     def __init__(self, options: EvalOptions) -> None:
+        protocol = get_protocol(options.protocol)
+        preset = protocol.generation_for(options.protocol_scope).knobs()
+        # Every decoding setting the caller left None takes the protocol's value.
+        options, self.protocol = fill_unset(options, protocol.name, preset)
         self.options = options
         self.spec = parse_model_spec(options.model)
         self.requests = load_requests(options.benchmark, options.limit, options.seed)
         system_prompt = options.system_prompt
+        user_template = options.user_template
+        if user_template is None:
+            user_template = self.spec.user_template
         self.sampling = SamplingConfig(
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
@@ -238,6 +278,7 @@ class Evaluation:
             stop=tuple(options.stop) if options.stop is not None else None,
             suppress_eos=options.suppress_eos,
             min_response_tokens=options.min_response_tokens,
+            user_template=user_template or None,
         )
         self.load = LoadOptions(options.dtype, options.device, options.trust_remote_code)
         self.judge_options = JudgeOptions(
@@ -294,6 +335,7 @@ class Evaluation:
             raise AlignAuditError(f"--out {out} is a file; give a directory")
         config = {
             "run": run,
+            "protocol": self.protocol.to_json(),
             "judges": options.judges,
             "settings": settings,
             "environment": environment(),
@@ -390,14 +432,23 @@ def run_evaluation(options: EvalOptions, console: Console | None = None) -> dict
     sweep: {"alphas", "runs"}). With a console, prints the tables `alignaudit eval` prints."""
     evaluation = Evaluation(options)
     if options.ed_base is not None:
-        return _run_ed(evaluation, console)
+        summary = _run_ed(evaluation, console)
+        _print_protocol(evaluation, console)
+        return summary
     results = evaluation.single_model_run(options.out, evaluation.spec, options.template)
     if console is not None:
         print_results(results, console, title=str(options.out))
+        _print_protocol(evaluation, console)
         console.print(
             f"wrote {options.out}/ (config.json, generations.jsonl, judgments.jsonl, results.json)"
         )
     return results
+
+
+def _print_protocol(evaluation: Evaluation, console: Console | None) -> None:
+    if console is not None:
+        line = f"protocol: {evaluation.protocol.line()}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _run_ed(evaluation: Evaluation, console: Console | None) -> dict[str, Any]:
