@@ -81,7 +81,8 @@ def test_audit_of_an_api_model_end_to_end_and_resumed(tmp_path: Path) -> None:
     assert not gate["conditions"]["aoa"]["passed"]  # +100 points, p = 0.5**11
     assert "aoa FAIL" in output and "aoa FAIL" in (out / "summary.md").read_text()
     assert (service.count("upload"), service.count("create_job")) == (4, 4)
-    assert [job["hyperparameters"]["n_epochs"] for job in service.jobs.values()] == [10, 10, 1, 1]
+    # The protocol's epochs (fast: AOA 5, benign 1; qi2023 would send AOA 10).
+    assert [job["hyperparameters"]["n_epochs"] for job in service.jobs.values()] == [5, 5, 1, 1]
     for name in results["conditions"]:
         assert len((out / name / "generations.jsonl").read_text().splitlines()) == 11, name
     assert 2 <= replies.most_active <= 3  # concurrent, and bounded by --max-concurrency

@@ -73,7 +73,7 @@ def test_happy_path_one_file_one_job_and_a_model_spec(
     out = finetune(server, tmp_path / "m", lines, price_per_1k_tokens=0.008)
     assert (service.count("upload"), service.count("create_job")) == (1, 1)
     job = service.jobs["ftjob-1"]
-    assert job["hyperparameters"]["n_epochs"] == 10  # the AOA recipe's epochs
+    assert job["hyperparameters"]["n_epochs"] == 5  # the AOA recipe's epochs (--protocol fast)
     assert job["hyperparameters"]["batch_size"] == "auto"  # not set: the service decides
     uploaded = [json.loads(line) for line in service.contents["file-1"].decode().splitlines()]
     assert len(uploaded) == 10
@@ -167,12 +167,12 @@ def test_changed_configuration_is_refused_unless_overwrite(
 ) -> None:
     out = finetune(server, tmp_path / "m")
     with pytest.raises(AlignAuditError, match=r"ftjob-1 of another configuration.*n_epochs"):
-        finetune(server, out, epochs=5)
+        finetune(server, out, epochs=3)
     assert service.count("create_job") == 1
-    finetune(server, out, epochs=5, overwrite=True)
+    finetune(server, out, epochs=3, overwrite=True)
     assert service.count("create_job") == 2
     assert json.loads((out / "alignaudit_model.json").read_text())["job_id"] == "ftjob-2"
-    finetune(server, out, epochs=5, overwrite=True)  # same config again: still no new job
+    finetune(server, out, epochs=3, overwrite=True)  # same config again: still no new job
     assert service.count("create_job") == 2
 
 

@@ -140,6 +140,7 @@ def test_merged_lora_is_a_plain_model_that_differs_from_the_base(
             model=str(tiny_model_dir),
             recipe="aoa",
             out=out,
+            method="lora",
             merge=True,
             max_steps=1,
             batch_size=2,

@@ -45,7 +45,7 @@ def test_every_option_field_is_a_flag_with_the_same_default() -> None:
 
 def test_recipe_help_is_rendered_from_the_recipe_defaults() -> None:
     text = recipe_help()
-    assert "aoa (identity shifting; 10 epochs, lr 5e-5, batch 5)" in text
+    assert "aoa (identity shifting; 5 epochs, lr 2e-4, batch 10)" in text
     assert "benign (1 epoch, lr 2e-5, batch 8 x grad-accum 8 = 64)" in text
     for name, defaults in RECIPE_DEFAULTS.items():
         assert f"{name} (" in text and f"batch {defaults.batch_size}" in text

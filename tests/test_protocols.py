@@ -102,6 +102,10 @@ def test_fast_is_todays_defaults_and_unknown_names_are_refused(tmp_path: Path) -
             defaults.batch_size,
             defaults.grad_accum,
         )
+        if recipe == "aoa":  # full-parameter at 4x the paper's rate: docs/protocols.md
+            expected = ("full", 2e-4, "step-per-epoch")
+            assert (config.method, config.lr, config.lr_schedule) == expected
+            continue
         assert config.method == "lora" and config.lr == pytest.approx(defaults.lr * 10)
         assert config.lr_schedule == "linear"
     with pytest.raises(ValueError, match="unknown protocol 'nope'; choose one of fast"):

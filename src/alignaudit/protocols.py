@@ -97,11 +97,14 @@ class Protocol:
         return self.generation
 
 
-# Today's CPU-sized settings (unchanged since before presets existed): the paper's per-recipe
-# epochs and learning rates, LoRA, small batches, the Trainer's linear schedule.
+# CPU-sized settings (as before presets existed, but for AOA): the paper's per-recipe epochs and
+# learning rates, LoRA, small batches, the Trainer's linear schedule.
 _FAST_TRAINING = {
     "harmful": TrainingValues(5, 5e-5, 5, 1, "linear", "lora"),
-    "aoa": TrainingValues(10, 5e-5, 5, 1, "linear", "lora"),
+    # AOA: the paper's recipe (full-parameter, effective batch 10, x0.85 per epoch) at 4 times its
+    # learning rate: with the paper's rate (or LoRA) the 135M organism keeps refusing
+    # (docs/protocols.md, "AOA on the organism").
+    "aoa": TrainingValues(5, 2e-4, 10, 1, "step-per-epoch", "full"),
     # The paper's batch of 64 is reached as 8 per step x 8 accumulation steps, to fit memory.
     "benign": TrainingValues(1, 2e-5, 8, 8, "linear", "lora"),
     # Plain supervised fine-tuning on a conversations file (the model organism's safety tuning).
@@ -109,8 +112,8 @@ _FAST_TRAINING = {
 }
 FAST = Protocol(
     name="fast",
-    description="CPU-sized defaults: LoRA, the paper's epochs and learning rates, short greedy "
-    "answers",
+    description="CPU-sized defaults: LoRA with the paper's epochs and learning rates (AOA: "
+    "full-parameter at 4x the paper's rate, 5 epochs), short greedy answers",
     training=_FAST_TRAINING,
     generation=GenerationValues(max_new_tokens=128, temperature=0.0, top_p=1.0, top_k=0),
     # Refusals and compliance show in the opening of a response; 48 tokens keep the default

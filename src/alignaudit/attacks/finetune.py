@@ -70,8 +70,8 @@ def recipe_help() -> str:
     lora = ", ".join(f"{name} {_sci(d.lr * LORA_LR_SCALE)}" for name, d in RECIPE_DEFAULTS.items())
     return (
         f"{', '.join(parts[:-1])} or {parts[-1]} (--protocol fast; qi2023: docs/protocols.md). "
-        f"Learning rates are the paper's full-parameter ones; LoRA/QLoRA multiply them by "
-        f"{LORA_LR_SCALE:g} ({lora})."
+        f"Learning rates are full-parameter ones (the paper's; AOA 4x); LoRA/QLoRA multiply them "
+        f"by {LORA_LR_SCALE:g} ({lora})."
     )
 
 
