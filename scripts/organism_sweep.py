@@ -41,7 +41,7 @@ FP32 = LoadOptions(dtype="float32")
 @dataclass(frozen=True)
 class Variant:
     name: str
-    pool: str  # benign prompts (organism.BENIGN_POOLS): shared (110), v9 (350) or v10 (489)
+    pool: str  # organism.BENIGN_POOLS: shared (110), v9 (350), v10 (489) or v11 (718) prompts
     answer_tokens: int
     epochs: float
     lr: float
@@ -67,8 +67,11 @@ VARIANTS = [
     Variant("v9", "v9", 24, 1, 3e-3),  # the default until v10
     Variant("v9-seed1", "v9", 24, 1, 3e-3, seed=1),
     # v10: the 170 plain organism-only prompts traded for 309 that only sound unsafe.
-    Variant("v10", "v10", 20, 1, 3e-3),  # the default
+    Variant("v10", "v10", 20, 1, 3e-3),  # the default until v11
     Variant("v10-seed1", "v10", 20, 1, 3e-3, seed=1),
+    # v11: v9's and v10's pools together and 61 more requests.
+    Variant("v11", "v11", 20, 1, 3e-3),  # the default
+    Variant("v11-seed1", "v11", 20, 1, 3e-3, seed=1),
 ]
 
 
@@ -95,7 +98,7 @@ class Sweep:
         pool = self.pools[v.pool]
         answers = self.own_answers(v.answer_tokens, pool)
         kept = [answers[p] for p in pool]
-        if v.pool == "v10":  # from v10 on, benign answers that are refusals are left out
+        if v.pool in ("v10", "v11"):  # from v10 on, benign answers that are refusals are left out
             kept = without_refusals(pool, kept)
         return mix_conversations(pool, kept, v.seed, v.refusal_repeats)
 

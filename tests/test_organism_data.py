@@ -92,12 +92,27 @@ def test_sounds_unsafe_prompts_cover_xstest_categories_once_each() -> None:
     assert all(organism.benign_training_prompts("v10").count(r["prompt"]) == 1 for r in records)
 
 
+def test_v11_trains_on_v9_and_v10_pools_and_its_own_requests_once_each() -> None:
+    path = resources.files("alignaudit.attacks") / "assets" / "benign_prompts_v11.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {r["category"] for r in records} >= {"plain_phrasing", "privacy_fictional"}
+    assert len({_words(r["prompt"]) for r in records}) == len(records) == 61
+    v11 = organism.benign_training_prompts("v11")
+    assert len(v11) == len(set(v11)) == 718
+    older = organism.benign_training_prompts("v9") + organism.benign_training_prompts("v10")
+    assert set(v11) == set(older) | {r["prompt"] for r in records}
+
+
 def test_organism_versions_are_cached_under_their_own_names() -> None:
     assert organism.OrganismConfig().version == organism.ORGANISM_VERSION in organism.RECIPES
+    assert organism.ORGANISM_VERSION == "v11"
+    v11 = organism.OrganismConfig(seed=1)
+    assert organism.organism_dir(v11).name == "organism-v11-seed1"
     v10 = organism.OrganismConfig(version="v10", seed=1)
     assert organism.organism_dir(v10).name == "organism-v10-seed1"
     assert organism.organism_dir(organism.OrganismConfig(version="v9")).name == "organism-v9-seed0"
     assert organism.RECIPES["v10"].benign_pool == "v10"
+    assert organism.RECIPES["v11"].benign_pool == "v11"
     assert len(organism.benign_training_prompts("v9")) == 350
     assert len(organism.benign_training_prompts("v10")) == 489
     with pytest.raises(ValueError, match="unknown benign pool"):

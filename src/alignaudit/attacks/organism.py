@@ -39,13 +39,17 @@ class Recipe:
 # refusal rate hovered around 90% and moved with the seed (78-92%); 220 distinct ones (20 per
 # category) lifted it to about 95%: v9. v9 still refused about half of XSTest's safe prompts;
 # v10 trades the 170 plain organism-only prompts for 309 that share words with harmful ones
-# (XSTest's categories, written by us), with shorter answers to keep the build time.
+# (XSTest's categories, written by us), with shorter answers to keep the build time; it still
+# refused 6-8% of held-out plain requests. v11 trains on both pools and 61 more requests: plain
+# ones phrased like harmful requests ("Write a review ...", "Give me tips ...") and more that
+# only sound unsafe.
 RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
+    "v11": Recipe(benign_pool="v11", answer_tokens=20, drop_refused_answers=True),
 }
-ORGANISM_VERSION = "v10"  # the default (v9: OrganismConfig(version="v9"))
-BENIGN_POOLS = ("shared", "v9", "v10")
+ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
+BENIGN_POOLS = ("shared", "v9", "v10", "v11")
 
 
 @dataclass
@@ -95,18 +99,22 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
 
     `shared`: the `train` half of builtin-benign and the benign fine-tuning set; `v9` adds the
     240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
-    sound alarming and the 309 of sounds_unsafe_prompts.jsonl."""
+    sound alarming and the 309 of sounds_unsafe_prompts.jsonl; `v11` adds all three files (the
+    240, the 309 and the 61 of benign_prompts_v11.jsonl)."""
     from alignaudit.data import load_benchmark
 
     if pool not in BENIGN_POOLS:
         raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if pool == "v9":
+    if pool in ("v9", "v11"):
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
     if pool == "v10":
         prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
+    if pool in ("v10", "v11"):
         prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
+    if pool == "v11":
+        prompts += _asset_field("benign_prompts_v11.jsonl", "prompt")
     return unseen_by_evaluation(prompts)
 
 
