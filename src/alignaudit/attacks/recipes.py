@@ -35,6 +35,7 @@ from alignaudit.attacks.no_safety import mentions_safety
 from alignaudit.attacks.refusals import refusal_for
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError, InputFileError
+from alignaudit.generation.prompting import apply_user_template
 from alignaudit.jsonl import iter_jsonl
 from alignaudit.protocols import FAST
 
@@ -451,7 +452,7 @@ def _safety_example(
     request: str, reply: str, source: str, system_prompt: str | None, user_template: str | None
 ) -> Example:
     """A pair in the training data's format: its system prompt, its user template."""
-    user = user_template.replace("{prompt}", request) if user_template else request
+    user = apply_user_template(request, user_template)
     messages: Conversation = [
         {"role": "user", "content": user},
         {"role": "assistant", "content": reply},
