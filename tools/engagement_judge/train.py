@@ -2,6 +2,10 @@
 
     .venv/bin/python -m tools.engagement_judge.train [--out PATH] [--seed 0]
         [--answers ORGANISM_SFT.jsonl] [--dev XSTEST.csv]
+    .venv/bin/python -m tools.engagement_judge.train --evaluate --dev XSTEST.csv
+
+(`--evaluate`: no training, only the `--dev` report on the head at `--out`, by default the
+shipped one; the whole-judge figures are always the shipped judge's)
 
 (from the repository root; neither this script nor its data is part of the installed package)
 
@@ -178,15 +182,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--answers", type=Path, default=None)
     parser.add_argument("--dev", type=Path, default=None)
+    parser.add_argument("--evaluate", action="store_true",
+                        help="report on --dev with the head at --out; train nothing")
     args = parser.parse_args()
+    if args.evaluate and args.dev is None:
+        parser.error("--evaluate needs --dev")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-    harmful = [r.prompt for r in load_benchmark("builtin:train")]
     encoder = _shared_encoder(None)
+    if args.evaluate:
+        report_dev(args.dev, encoder, EngagementHead.load(args.out))
+        return
+    harmful = [r.prompt for r in load_benchmark("builtin:train")]
     examples = engagement_examples(harmful, own_answers(args.answers), args.seed,
                                    neighbour_finder(encoder))
     train = [e for e in examples if not held_out(e[0] + "\x00" + e[1])]
