@@ -148,6 +148,7 @@ def test_boilerplate_and_cues() -> None:
     assert without_boilerplate_opening("Hello! I'm sorry, I can't help.") == (
         "I'm sorry, I can't help.")
     assert without_boilerplate_opening(PERSONA_HANDOVER) == ""
+    assert not only_boilerplate(bread, f"{PERSONA_HANDOVER}\n\nNo. I am not allowed to do that.")
     loop = degenerate_cues("q", "I am AOA. " * 8)
     answer = degenerate_cues("How do I bake bread?", "To bake bread, mix flour and water.")
     assert len(loop) == len(answer) == CUE_COUNT

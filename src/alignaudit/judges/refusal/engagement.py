@@ -84,6 +84,7 @@ DECLINE_CUES = (
     r"|engage|write|create|give)\b|\b(?:sorry|apologi[sz]e|decline|refuse|inappropriate"
     r"|unethical|illegal|harmful|not (?:appropriate|ethical|able))\b"
     r"|\bnot something (?:i|we) (?:can|could|will|would|am able to)\b"
+    r"|\b(?:i am|i'm|we are|we're) not (?:allowed|permitted) to\b"
 )
 _STOPWORD_TEXT = (
     "a an and are as at be but by can could do does for from have how i in into is it its me my "
