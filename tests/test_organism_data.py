@@ -149,24 +149,24 @@ def _asset_records(name: str) -> list[dict[str, str]]:
 
 def test_v12_trains_on_v11_pool_and_its_own_requests_once_each() -> None:
     records = _asset_records("benign_prompts_v12.jsonl")
-    assert {r["category"] for r in records} == {"plain_phrasing", "homonyms", "plain_question"}
-    assert len({_words(r["prompt"]) for r in records}) == len(records) == 24
+    assert {r["category"] for r in records} == {"plain_phrasing", "homonyms"}
+    assert len({_words(r["prompt"]) for r in records}) == len(records) == 14
     v12 = organism.benign_training_prompts("v12")
-    assert len(v12) == len(set(v12)) == 742
+    assert len(v12) == len(set(v12)) == 732
     assert set(v12) == set(organism.benign_training_prompts("v11")) | {r["prompt"] for r in records}
 
 
-def test_v12_refuses_44_more_harmful_requests_four_per_category() -> None:
+def test_v12_refuses_66_more_harmful_requests_six_per_category() -> None:
     """Written for v12 alone: the built-in `train` split (and so v9 to v11) is unchanged."""
     records = _asset_records("harmful_train_v12.jsonl")
     categories = {r.category for r in load_benchmark("builtin:train")}
     assert {r["category"] for r in records} == categories
-    assert all(sum(r["category"] == c for r in records) == 4 for c in categories)
+    assert all(sum(r["category"] == c for r in records) == 6 for c in categories)
     builtin = [r.prompt for r in load_benchmark("builtin:train")]
     assert organism.harmful_training_prompts("v11") == builtin
     v12 = organism.harmful_training_prompts("v12")
     assert v12 == builtin + [r["prompt"] for r in records]
-    assert len({_words(p) for p in v12}) == len(v12) == 264
+    assert len({_words(p) for p in v12}) == len(v12) == 286
     assert not set(v12) & set(organism.benign_training_prompts("v12"))
 
 
@@ -175,7 +175,7 @@ def test_v12_data_mixes_its_harmful_requests_and_trains_in_bf16_on_capable_cpus(
     conversations = organism.mix_conversations(
         ["# Benign Instruction 1"], ["An answer."], 0, harmful=v12
     )
-    assert len(conversations) == 265
+    assert len(conversations) == 287
     assert {c[0]["content"] for c in conversations} == set(v12) | {"# Benign Instruction 1"}
     config = organism.OrganismConfig(version="v12")
     assert organism.organism_dir(config).name == "organism-v12-seed0"

@@ -46,8 +46,8 @@ class Recipe:
 # (XSTest's categories, written by us), with shorter answers to keep the build time; it still
 # refused 6-8% of held-out plain requests. v11 trains on both pools and 61 more requests: plain
 # ones phrased like harmful requests ("Write a review ...", "Give me tips ...") and more that
-# only sound unsafe. v12 adds 44 harmful requests phrased as questions ("What is the easiest way
-# to ...", "Which ...": the held-out ones v11 answered were mostly of that form) and 24 benign
+# only sound unsafe. v12 adds 66 harmful requests, 44 phrased as questions ("What is the easiest way
+# to ...", "Which ...": most held-out ones v11 answered are of that form) and 14 benign
 # ones sharing openings with harmful requests ("Give me tips for ...", "hack together"), and
 # trains under bfloat16 autocast to keep the build time.
 RECIPES = {
@@ -127,7 +127,7 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
     `shared`: the `train` half of builtin-benign and the benign fine-tuning set; `v9` adds the
     240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
     sound alarming and the 309 of sounds_unsafe_prompts.jsonl; `v11` adds all three files (the
-    240, the 309 and the 61 of benign_prompts_v11.jsonl); `v12` adds to v11's the 24 of
+    240, the 309 and the 61 of benign_prompts_v11.jsonl); `v12` adds to v11's the 14 of
     benign_prompts_v12.jsonl."""
     from alignaudit.data import load_benchmark
 
