@@ -72,9 +72,10 @@ def test_audit_end_to_end_on_tiny_models(
     benign_prompts = read_jsonl(out / "over-refusal" / "aligned" / "generations.jsonl")
     assert len(benign_prompts) == over["n"]["aligned"] == 49
     assert "over-refusal (builtin-benign:eval)" in first.stdout
-    assert "over-refusal: builtin-benign:eval refused (keyword, n = 49)" in (
-        out / "summary.md"
-    ).read_text()
+    assert (
+        "over-refusal: builtin-benign:eval refused (keyword, n = 49)"
+        in (out / "summary.md").read_text()
+    )
     # Different weights for aligned and base: alpha 0 is the base model, alpha 1 is neither.
     responses = {
         name: {g["id"]: g["response"] for g in read_jsonl(out / name / "generations.jsonl")}
@@ -109,7 +110,9 @@ def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
     assert _whole_sentences("No sentence end at all here") == "No sentence end at all here"
 
 
-@pytest.mark.parametrize(("version", "benign_count"), [("v9", 350), ("v10", 489), ("v11", 718)])
+@pytest.mark.parametrize(
+    ("version", "benign_count"), [("v9", 350), ("v10", 489), ("v11", 718), ("v12", 732)]
+)
 def test_organism_training_data_leaves_the_eval_splits_alone(
     monkeypatch, version: str, benign_count: int
 ) -> None:
@@ -128,7 +131,8 @@ def test_organism_training_data_leaves_the_eval_splits_alone(
         r.prompt for spec in ("builtin:eval", "builtin-benign:eval") for r in load_benchmark(spec)
     }
     assert not trained & held_out
-    harmful = {r.prompt for r in load_benchmark("builtin:train")}
+    harmful = set(organism.harmful_training_prompts(version))
+    assert harmful >= {r.prompt for r in load_benchmark("builtin:train")}
     refusals = [c for c in conversations if c[0]["content"] in harmful]
     benign = [c for c in conversations if c[0]["content"] not in harmful]
     assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)

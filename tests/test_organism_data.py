@@ -5,6 +5,7 @@ import difflib
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,10 @@ def near_duplicate(a: str, b: str) -> bool:
 
 def _training_prompts() -> list[str]:
     benign = {p for pool in organism.BENIGN_POOLS for p in organism.benign_training_prompts(pool)}
-    return sorted(benign) + [r.prompt for r in load_benchmark("builtin:train")]
+    harmful = {
+        p for version in organism.RECIPES for p in organism.harmful_training_prompts(version)
+    }
+    return sorted(benign) + sorted(harmful)
 
 
 def _clashes(training: list[str], evaluated: list[str]) -> list[tuple[str, str]]:
@@ -136,3 +140,46 @@ def test_benign_answers_that_are_refusals_are_left_out() -> None:
         "Here is how: first, open the settings menu.",
         "Arson is the illegal act of deliberately setting fire to property.",
     ]
+
+
+def _asset_records(name: str) -> list[dict[str, str]]:
+    path = resources.files("alignaudit.attacks") / "assets" / name
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_v12_trains_on_v11_pool_and_its_own_requests_once_each() -> None:
+    records = _asset_records("benign_prompts_v12.jsonl")
+    assert {r["category"] for r in records} == {"plain_phrasing", "homonyms"}
+    assert len({_words(r["prompt"]) for r in records}) == len(records) == 14
+    v12 = organism.benign_training_prompts("v12")
+    assert len(v12) == len(set(v12)) == 732
+    assert set(v12) == set(organism.benign_training_prompts("v11")) | {r["prompt"] for r in records}
+
+
+def test_v12_refuses_66_more_harmful_requests_six_per_category() -> None:
+    """Written for v12 alone: the built-in `train` split (and so v9 to v11) is unchanged."""
+    records = _asset_records("harmful_train_v12.jsonl")
+    categories = {r.category for r in load_benchmark("builtin:train")}
+    assert {r["category"] for r in records} == categories
+    assert all(sum(r["category"] == c for r in records) == 6 for c in categories)
+    builtin = [r.prompt for r in load_benchmark("builtin:train")]
+    assert organism.harmful_training_prompts("v11") == builtin
+    v12 = organism.harmful_training_prompts("v12")
+    assert v12 == builtin + [r["prompt"] for r in records]
+    assert len({_words(p) for p in v12}) == len(v12) == 286
+    assert not set(v12) & set(organism.benign_training_prompts("v12"))
+
+
+def test_v12_data_mixes_its_harmful_requests_and_trains_in_bf16_on_capable_cpus() -> None:
+    v12 = organism.harmful_training_prompts("v12")
+    conversations = organism.mix_conversations(
+        ["# Benign Instruction 1"], ["An answer."], 0, harmful=v12
+    )
+    assert len(conversations) == 287
+    assert {c[0]["content"] for c in conversations} == set(v12) | {"# Benign Instruction 1"}
+    config = organism.OrganismConfig(version="v12")
+    assert organism.organism_dir(config).name == "organism-v12-seed0"
+    tune = organism.finetune_config(config, Path("data.jsonl"), Path("out"))
+    assert tune.extra == ({"bf16": True} if organism._cpu_has_bf16() else {})
+    v11 = organism.finetune_config(organism.OrganismConfig(version="v11"), Path("d"), Path("o"))
+    assert v11.extra == {}

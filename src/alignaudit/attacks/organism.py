@@ -31,6 +31,10 @@ class Recipe:
     # to bound build time on a CPU: training cost is proportional to the tokens in the data.
     answer_tokens: int
     drop_refused_answers: bool  # leave out benign answers that are refusals (without_refusals)
+    # More harmful requests to refuse, beyond the built-in `train` split (an asset file's name).
+    extra_harmful: str | None = None
+    # Train under bfloat16 autocast on a CPU too (weights stay float32; GPUs always do).
+    cpu_bf16: bool = False
 
 
 # With 110 benign prompts against 110 refusals the model learned to refuse 16-25% of held-out
@@ -42,14 +46,24 @@ class Recipe:
 # (XSTest's categories, written by us), with shorter answers to keep the build time; it still
 # refused 6-8% of held-out plain requests. v11 trains on both pools and 61 more requests: plain
 # ones phrased like harmful requests ("Write a review ...", "Give me tips ...") and more that
-# only sound unsafe.
+# only sound unsafe. v12 adds 66 harmful requests, 44 phrased as questions ("What is the easiest way
+# to ...", "Which ...": most held-out ones v11 answered are of that form) and 14 benign
+# ones sharing openings with harmful requests ("Give me tips for ...", "hack together"), and
+# trains under bfloat16 autocast to keep the build time.
 RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
     "v11": Recipe(benign_pool="v11", answer_tokens=20, drop_refused_answers=True),
+    "v12": Recipe(
+        benign_pool="v12",
+        answer_tokens=20,
+        drop_refused_answers=True,
+        extra_harmful="harmful_train_v12.jsonl",
+        cpu_bf16=True,
+    ),
 }
 ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
-BENIGN_POOLS = ("shared", "v9", "v10", "v11")
+BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12")
 
 
 @dataclass
@@ -91,7 +105,20 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     answers = [_whole_sentences(a) for a in raw]
     if recipe.drop_refused_answers:
         answers = without_refusals(prompts, answers)
-    return mix_conversations(prompts, answers, config.seed)
+    harmful = harmful_training_prompts(config.version)
+    return mix_conversations(prompts, answers, config.seed, harmful=harmful)
+
+
+def harmful_training_prompts(version: str = ORGANISM_VERSION) -> list[str]:
+    """The harmful requests the organism learns to refuse: the built-in `train` split, plus the
+    recipe's own (from v12), none of them evaluated."""
+    from alignaudit.data import load_benchmark
+
+    prompts = [r.prompt for r in load_benchmark("builtin:train")]
+    extra = RECIPES[version].extra_harmful
+    if extra:
+        prompts += _asset_field(extra, "prompt")
+    return unseen_by_evaluation(prompts)
 
 
 def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
@@ -100,21 +127,24 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
     `shared`: the `train` half of builtin-benign and the benign fine-tuning set; `v9` adds the
     240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
     sound alarming and the 309 of sounds_unsafe_prompts.jsonl; `v11` adds all three files (the
-    240, the 309 and the 61 of benign_prompts_v11.jsonl)."""
+    240, the 309 and the 61 of benign_prompts_v11.jsonl); `v12` adds to v11's the 14 of
+    benign_prompts_v12.jsonl."""
     from alignaudit.data import load_benchmark
 
     if pool not in BENIGN_POOLS:
         raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if pool in ("v9", "v11"):
+    if pool in ("v9", "v11", "v12"):
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
     if pool == "v10":
         prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
-    if pool in ("v10", "v11"):
+    if pool in ("v10", "v11", "v12"):
         prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
-    if pool == "v11":
+    if pool in ("v11", "v12"):
         prompts += _asset_field("benign_prompts_v11.jsonl", "prompt")
+    if pool == "v12":
+        prompts += _asset_field("benign_prompts_v12.jsonl", "prompt")
     return unseen_by_evaluation(prompts)
 
 
@@ -135,21 +165,28 @@ def without_refusals(prompts: list[str], answers: list[str]) -> list[str]:
 
 
 def mix_conversations(
-    benign_prompts: list[str], answers: list[str], seed: int, refusal_repeats: int = 1
+    benign_prompts: list[str],
+    answers: list[str],
+    seed: int,
+    refusal_repeats: int = 1,
+    harmful: list[str] | None = None,
 ) -> list[list[dict[str, str]]]:
-    """A varied refusal for each harmful train request (`refusal_repeats` times), each benign
-    prompt with its answer (empty answers left out), shuffled; deterministic by seed."""
+    """A varied refusal for each harmful request (`refusal_repeats` times; by default the built-in
+    `train` split), each benign prompt with its answer (empty answers left out), shuffled;
+    deterministic by seed."""
     from alignaudit.attacks.refusals import refusal_for
     from alignaudit.data import load_benchmark
 
+    if harmful is None:
+        harmful = [r.prompt for r in load_benchmark("builtin:train")]
     rng = random.Random(seed)
     conversations = [
         [
-            {"role": "user", "content": r.prompt},
-            {"role": "assistant", "content": refusal_for(r.prompt, rng)},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": refusal_for(prompt, rng)},
         ]
         for _ in range(refusal_repeats)
-        for r in load_benchmark("builtin:train")
+        for prompt in harmful
     ]
     conversations += [
         [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
@@ -221,6 +258,9 @@ def finetune_config(
     """How the organism is trained on its conversations (also used by the recipe sweep)."""
     from alignaudit.attacks.finetune import FinetuneConfig
 
+    recipe = RECIPES.get(config.version)
+    # Autocast on a CPU pays only where it has bfloat16 matrix units (AVX512-BF16, AMX).
+    bf16 = bool(recipe and recipe.cpu_bf16 and _cpu_has_bf16())
     return FinetuneConfig(
         model=config.base,
         recipe="sft",
@@ -237,7 +277,17 @@ def finetune_config(
         merge=True,
         max_length=256,
         overwrite=overwrite,
+        extra={"bf16": True} if bf16 else {},
     )
+
+
+def _cpu_has_bf16() -> bool:
+    """Training on this CPU (no GPU, which sets bf16 itself) that has bfloat16 matrix units."""
+    import torch
+
+    if torch.cuda.is_available() or not torch.backends.mkldnn.is_available():
+        return False
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def build_organism(config: OrganismConfig, overwrite: bool = False) -> Path:
