@@ -29,6 +29,10 @@ TARGETS = [
     "alignaudit.metrics.rates.*",
     "alignaudit.metrics.paired.*",
     "alignaudit.runs.store.*",
+    # the run store's atomic writes and its test of a changed configuration
+    "alignaudit.jsonfiles.x_write_text_atomic__mutmut_*",
+    "alignaudit.jsonfiles.x_write_json_atomic__mutmut_*",
+    "alignaudit.jsonfiles.x_changed_keys__mutmut_*",
 ]
 UTF8 = "encoding='utf-8' vs 'UTF-8' names the same codec"
 LOCALE = "encoding=None is the locale's, UTF-8 wherever this runs (PEP 686 makes it the default)"
