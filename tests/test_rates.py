@@ -171,3 +171,16 @@ def test_a_run_of_one_sample_per_request_has_no_request_figures() -> None:
     assert "requests" not in block and (block["n"], block["errors"]) == (11, 2)
     values = [v for v, _ in SAMPLED]
     assert block["ci95"]["refusal_rate"] == percentile_bootstrap(values, seed=0)
+
+
+def test_complied_and_off_task_count_only_judgments_with_a_verdict() -> None:
+    rows = [{"refused": True}, {"refused": False}]  # the keyword judge: no verdicts
+    summary = summarize_judge(rows)
+    assert summary["complied_rate"] is None and summary["off_task_rate"] is None
+    assert summary["ci95"]["complied_rate"] is None
+    verdicts = {"complied": False, "refused": True, "off_task": False}
+    rows += [{"refused": verdicts[v], "verdict": v}
+             for v in ("complied", "refused", "off_task", "complied")]  # fmt: skip
+    summary = summarize_judge(rows)
+    assert (summary["complied_rate"], summary["off_task_rate"]) == (0.5, 0.25)  # of 4, not 6
+    assert summary["refusal_rate"] == round(2 / 6, 6)
