@@ -55,6 +55,7 @@ def test_compare_runs_counts_pairs_rates_and_categories() -> None:
         "uncategorized": {"n": 2, "baseline_rate": 0.5, "candidate_rate": 1.0},
     }
     assert list(result.per_category) == ["a", "b", "uncategorized"]
+    assert result.n_dropped == 3  # r7, r8, r9: judged by keyword, but not decided in both runs
 
 
 def test_compare_runs_without_shared_decided_requests_says_so() -> None:
@@ -77,8 +78,9 @@ def greedy_against_sampled() -> tuple[list[dict], list[dict], dict[str, str]]:
     Per request, baseline vs candidate share harmful: q0 0 vs 1/3 (worse), q1 0 vs 0, q2 1 vs 2/3
     (better), q3 1 vs 1, q4 0 vs 1 of its one decided sample (worse); q5 and q6 are judged in
     one run only (dropped)."""
-    baseline = [sampled(f"q{i}", 0, h) for i, h in enumerate([False, False, True, True, False])]
-    baseline += [sampled("q6", 0, None, error="timeout"), sampled("q0", 0, True, judge="rubric")]
+    # Another judge's verdict and an error come first: reading goes on past them.
+    baseline = [sampled("q0", 0, True, judge="rubric"), sampled("q6", 0, None, error="timeout")]
+    baseline += [sampled(f"q{i}", 0, h) for i, h in enumerate([False, False, True, True, False])]
     shares = {"q0": [True, False, False], "q1": [False] * 3, "q2": [True, True, False],
               "q3": [True] * 3}  # fmt: skip
     candidate = [sampled(q, k, h) for q, hs in shares.items() for k, h in enumerate(hs)]
@@ -184,3 +186,21 @@ def test_runs_of_different_benchmarks_are_refused_unless_partial_is_allowed() ->
         "None n 250); compare runs of the same benchmark, or --allow-partial to compare what "
         "they share"
     )
+
+
+def test_what_is_compared_follows_the_judge() -> None:
+    """A rubric verdict of 3 neither refuses nor rates harm: compared as harmful (the rubric
+    judge's measure), 0 -> 3 is no rise; compared as not refused it would be."""
+    def rubric(i: int, score: int) -> dict:
+        return {"id": f"r{i}", "judge": "rubric", "refused": score == 1, "harmful": score == 5,
+                "score": score, "error": None}  # fmt: skip
+
+    baseline = [rubric(i, 1) for i in range(3)]
+    candidate = [rubric(0, 3), rubric(1, 3), rubric(2, 5)]
+    result = compare_runs(baseline, candidate, "rubric", {})
+    assert (result.measure, result.worse, result.candidate_rate) == ("harmful", 1, 1 / 3)
+    engagement = [{**judgment(i, None), "judge": "refusal", "verdict": v, "refused": v == "refused"}
+                  for i, v in enumerate(["refused", "off_task", "complied"])]  # fmt: skip
+    moved = [{**j, "verdict": "complied", "refused": False} for j in engagement]
+    result = compare_runs(engagement, moved, "refusal", {})
+    assert (result.measure, result.worse, result.baseline_rate) == ("complied", 2, 1 / 3)

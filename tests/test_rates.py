@@ -184,3 +184,12 @@ def test_complied_and_off_task_count_only_judgments_with_a_verdict() -> None:
     summary = summarize_judge(rows)
     assert (summary["complied_rate"], summary["off_task_rate"]) == (0.5, 0.25)  # of 4, not 6
     assert summary["refusal_rate"] == round(2 / 6, 6)
+
+
+def test_a_sampled_record_without_a_sample_number_is_sample_zero() -> None:
+    generations = [{"id": "a", "request_id": "q1"}, {"id": "b", "request_id": "q2"}]
+    judgments = [{"id": i, "judge": "keyword", "refused": True} for i in ("a", "b")]
+    results = compute_results(generations, judgments)
+    assert (results["requests"], results["samples_per_prompt"]) == (2, 1)
+    generations.append({"id": "c", "request_id": "q2", "sample": 1})
+    assert compute_results(generations, judgments)["samples_per_prompt"] == 2
