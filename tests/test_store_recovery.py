@@ -223,3 +223,13 @@ def test_only_a_real_response_is_a_result_worth_keeping(tmp_path: Path) -> None:
     with pytest.raises(AlignAuditError, match="changed: seed"):
         run.prepare({"run": {"seed": 2}, "judges": ["keyword"]})
     assert len(run.generations.read()) == 2
+
+
+def test_an_atomic_write_onto_a_directory_is_refused_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "results.json"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(AlignAuditError) as info:
+        write_json_atomic(folder, {"x": 1})
+    assert str(info.value) == f"{folder} is a directory; give a file name to write"
+    assert [p.name for p in folder.iterdir()] == ["inside"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # no temporary left
