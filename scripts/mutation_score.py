@@ -7,7 +7,8 @@ functions named in TARGETS, then reads mutmut's results under mutants/ and print
 killed / (mutants - equivalent). EQUIVALENT lists, by mutmut's name, mutants that no test can
 tell from the original, each with the reason (docs/testing.md has the same list); mutant numbers
 follow the source, so a change to a mutated function means reviewing this list. Exit status 1
-when the score is under MIN_SCORE. Not in CI: about 15 minutes on two shared cores.
+when the score is under MIN_SCORE. Not in CI: about 25 minutes on two shared cores from an
+empty mutants/. To rerun some mutants only: `mutmut run NAME...`, then --score-only.
 """
 
 import argparse
