@@ -34,10 +34,14 @@ def test_a_piped_table_is_the_same_under_any_run_path(
     assert all("2 no answer" in line for line in short)
 
 
-def test_a_piped_console_is_wide_unless_columns_says_otherwise(
-    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("columns", [None, "80"])  # pytest-xdist's workers set COLUMNS=80
+def test_a_piped_console_has_the_fixed_width_whatever_columns_says(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, columns: str | None
 ) -> None:
-    monkeypatch.delenv("COLUMNS", raising=False)
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     assert make_console().width == PIPED_WIDTH and make_console(stderr=True).width == PIPED_WIDTH
-    monkeypatch.setenv("COLUMNS", "60")
-    assert make_console().width == 60
+    rows = table_rows(capsys, "/tmp/r")
+    assert len(rows) == 2 and all("2 no answer" in line for line in rows)
