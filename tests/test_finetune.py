@@ -321,7 +321,8 @@ def test_two_processes_match_one_at_the_same_global_batch(
         "torch.distributed.run",
         "--nproc_per_node",
         "2",
-        "--standalone",  # a free port: two checkouts can run this test at once
+        "--master_port",
+        "29533",
     ]
     run = subprocess.run(
         [*torchrun, *common, "--out", str(double), "--batch-size", "2"],
