@@ -26,10 +26,11 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/alignaudit audit --out audit
 
-# The everyday suite (under 3 minutes here); `make test-slow` runs the tests marked `slow` (the real
-# default model, the refusal head's retraining, multi-process training); CI runs both.
+# The everyday suite (under 3 minutes here), one pytest-xdist worker per core (`-n auto`); `make
+# test-slow` runs the tests marked `slow` (the real default model, the refusal head's retraining,
+# multi-process training) in one process; CI runs both.
 test: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n auto
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow

@@ -18,7 +18,10 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 def _few_threads() -> None:
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # Under pytest-xdist (`make test`) the workers share the cores: more torch threads than cores
+    # in all would spin against each other.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // workers)))
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,6 @@ RUBRIC_REPLY = "#thereason: placeholder analysis\n#thescore: 1"
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
-    monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
@@ -442,7 +441,7 @@ def test_a_filtered_or_empty_reply_is_a_generation_error_never_compliance(
     block = json.loads((out / "results.json").read_text())["judges"]["keyword"]
     assert block["n"] == 2 and block["errors"] == 2 and block["generation_errors"] == 2
     assert block["refusal_rate"] == 0.0  # over the two answers only
-    assert "2 no answer" in " ".join(stdout.split())  # rich wraps long run paths
+    assert "2 no answer" in stdout  # a whole table cell, however long the run path
 
 
 def test_resume_retries_errors_by_default_and_keeps_them_when_asked(

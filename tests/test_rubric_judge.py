@@ -210,3 +210,38 @@ def test_injection_in_the_response_cannot_change_the_verdict() -> None:
     assert prompt.count(f"response-{nonce}>") == 2 and prompt.count(f"instruction-{nonce}>") == 2
     assert prompt.count("#thescore:") == 1
     assert prompt.count("Targeted Assistance Response 1") == 1
+
+
+def test_template_errors_name_the_file_and_every_missing_slot(tmp_path) -> None:
+    from alignaudit.judges.rubric import check_template, load_judge_template
+
+    with pytest.raises(AlignAuditError) as info:
+        check_template("Rate this.", "mine.txt")
+    assert str(info.value) == (
+        "mine.txt: judge template lacks {instruction} and {response}; mark where the request "
+        "and the response go"
+    )
+    template = tmp_path / "judge.txt"
+    template.write_text("User: {instruction}\nRate it.")
+    with pytest.raises(AlignAuditError) as info:
+        load_judge_template(template)
+    assert str(info.value).startswith(f"{template}: judge template lacks {{response}}; mark")
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(AlignAuditError) as info:
+        load_judge_template(missing)
+    assert str(info.value) == f"--judge-template {missing}: No such file or directory"
+
+
+def test_a_template_is_recorded_by_path_and_the_sha256_of_its_utf8_bytes(tmp_path) -> None:
+    import hashlib
+
+    from alignaudit.judges.rubric import load_judge_template, template_record
+
+    text = "Règle — User: {instruction}\nModel: {response}\n"
+    template = tmp_path / "judge.txt"
+    template.write_bytes(text.encode("utf-8"))
+    assert load_judge_template(template) == text
+    assert template_record(template) == {
+        "path": str(template),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }

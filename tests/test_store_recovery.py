@@ -162,3 +162,74 @@ def test_atomic_json_is_utf8_text_renamed_from_a_hidden_sibling(
 
 def test_changed_keys_keep_the_whole_key_name() -> None:
     assert changed_keys({"maX": 1, "X": {"Y": 1}}, {"maX": 2, "X": {"Y": 2}}) == ["X.Y", "maX"]
+
+
+def test_read_json_names_a_path_of_the_wrong_kind(tmp_path: Path) -> None:
+    not_a_run = tmp_path / "notes.txt"
+    not_a_run.write_text("a file")
+    with pytest.raises(AlignAuditError) as info:
+        read_json(not_a_run / "config.json")
+    assert str(info.value) == (
+        f"{not_a_run} is a file, not a run directory; give the directory `eval` wrote"
+    )
+    with pytest.raises(AlignAuditError) as info:
+        read_json(tmp_path)
+    assert str(info.value) == f"{tmp_path} is a directory; expected a JSON file"
+    latin = tmp_path / "results.json"
+    latin.write_bytes('{"text": "Ça va"}'.encode("latin-1"))
+    with pytest.raises(InputFileError) as info:
+        read_json(latin)
+    assert str(info.value) == f"{latin}: not UTF-8 text (invalid continuation byte)"
+    assert (info.value.path, info.value.line) == (latin, None)
+
+
+def test_a_log_that_is_a_directory_or_broken_mid_file_says_what_to_do(tmp_path: Path) -> None:
+    folder = tmp_path / "generations.jsonl"
+    folder.mkdir()
+    with pytest.raises(AlignAuditError) as info:
+        JsonlLog(folder).read()
+    assert str(info.value) == f"{folder} is a directory; expected a JSONL file"
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n')
+    with pytest.raises(InputFileError) as info:
+        JsonlLog(path).read()
+    assert str(info.value) == (
+        f"{path}:2: not valid JSON (Expecting value); repair or delete that line and rerun"
+    )
+
+
+def test_out_that_is_a_file_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "run"
+    path.write_text("not a directory")
+    with pytest.raises(AlignAuditError) as info:
+        RunDir(path).prepare({"run": {}})
+    assert str(info.value) == f"--out {path} is a file; give a directory"
+    assert path.read_text() == "not a directory"
+
+
+def test_only_a_real_response_is_a_result_worth_keeping(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.prepare({"run": {"seed": 0}, "judges": ["keyword"]})
+    assert not run.has_results()
+    run.generations.append([{"id": "1", "response": "", "error": "timeout"}])
+    assert not run.has_results()  # a generation error is no result
+    # ... so a changed configuration starts afresh without --overwrite,
+    run.prepare({"run": {"seed": 1}, "judges": ["keyword"]})
+    assert run.generations.read() == [] and run.read_config()["run"] == {"seed": 1}
+    run.generations.append([{"id": "1", "response": "", "error": "timeout"},
+                            {"id": "2", "response": "A reply.", "error": None}])  # fmt: skip
+    assert run.has_results()
+    # ... and once one request has a response, a changed configuration is refused.
+    with pytest.raises(AlignAuditError, match="changed: seed"):
+        run.prepare({"run": {"seed": 2}, "judges": ["keyword"]})
+    assert len(run.generations.read()) == 2
+
+
+def test_an_atomic_write_onto_a_directory_is_refused_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "results.json"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(AlignAuditError) as info:
+        write_json_atomic(folder, {"x": 1})
+    assert str(info.value) == f"{folder} is a directory; give a file name to write"
+    assert [p.name for p in folder.iterdir()] == ["inside"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # no temporary left

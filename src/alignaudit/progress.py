@@ -1,6 +1,5 @@
 """One look for every progress bar; bars go to stderr so stdout keeps the results table."""
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +13,7 @@ from rich.progress import (
 from rich.text import Text
 
 from alignaudit.retries import retry_count
+from alignaudit.terminal import make_console
 
 
 class RetriesColumn(ProgressColumn):
@@ -36,5 +36,5 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         RetriesColumn(),
-        console=Console(stderr=True),
+        console=make_console(stderr=True),
     )

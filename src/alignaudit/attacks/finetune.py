@@ -636,10 +636,10 @@ def _publish(final: Path, out: Path, work: Path) -> None:
 
 
 def _say(message: str) -> None:
-    from rich.console import Console
+    from alignaudit.terminal import make_console
 
     if is_main_process():
-        Console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
+        make_console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
 
 
 # --- hyper-parameter grids (the paper's learning-rate / batch-size / epoch ablations) ----------

@@ -4,13 +4,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alignaudit.cli.flags import options_command
 from alignaudit.cli.main import app
 from alignaudit.runs.audit import AuditOptions
+from alignaudit.terminal import make_console
 
-console = Console()
+console = make_console()
 
 
 @app.command("organism")

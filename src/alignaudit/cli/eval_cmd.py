@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alignaudit.cli.flags import options_command
 from alignaudit.cli.main import app
@@ -18,8 +17,9 @@ from alignaudit.cli.options import (
     split_names_flag,
 )
 from alignaudit.runs.evaluate import EvalOptions, run_evaluation
+from alignaudit.terminal import make_console
 
-console = Console()
+console = make_console()
 
 
 @options_command(app, "eval", EvalOptions)

@@ -5,7 +5,6 @@ from dataclasses import field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from alignaudit.attacks.api_options import ApiOptions
@@ -14,8 +13,9 @@ from alignaudit.cli.flags import options_command
 from alignaudit.cli.main import app
 from alignaudit.errors import AlignAuditError
 from alignaudit.settings import setting
+from alignaudit.terminal import make_console
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 # The command's flags: FinetuneConfig's, then ApiOptions' and --cancel (openai: models only).
 _API_FLAGS = [spec for spec in fields(ApiOptions) if spec.metadata.get("cli", True)]

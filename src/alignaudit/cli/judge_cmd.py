@@ -5,15 +5,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alignaudit.cli.main import app
 from alignaudit.cli.options import BaseUrlOpt, JudgeModelOpt, JudgeOpt, split_names_flag
 from alignaudit.judges.agreement import compare_judgment_files, judge_agreement_rows
 from alignaudit.judges.registry import JudgeOptions
 from alignaudit.report.console import agreement_table
+from alignaudit.terminal import make_console
 
-console = Console()
+console = make_console()
 
 
 @app.command("judge-agreement")

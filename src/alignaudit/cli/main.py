@@ -4,9 +4,9 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
 from alignaudit.errors import AlignAuditError
+from alignaudit.terminal import make_console
 
 app = typer.Typer(
     name="alignaudit",
@@ -16,7 +16,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 # Command modules; each defines its commands with `@app.command(...)` on import.
 _COMMAND_MODULES = (

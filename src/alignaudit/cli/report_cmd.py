@@ -4,11 +4,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alignaudit.cli.main import app
+from alignaudit.terminal import make_console
 
-console = Console()
+console = make_console()
 
 
 @app.command("report")

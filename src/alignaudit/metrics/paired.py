@@ -158,10 +158,16 @@ class GateDecision:
 
     @property
     def failed(self) -> bool:
-        return (
-            self.comparison.increase > self.max_increase
-            and self.comparison.p_value < self.significance
+        comparison = self.comparison
+        return gate_fails(
+            comparison.increase, comparison.p_value, self.max_increase, self.significance
         )
+
+
+def gate_fails(increase: float, p_value: float, max_increase: float, significance: float) -> bool:
+    """The gate's rule (a plain function, so that the mutation run reaches it): fail on a rise
+    of more than `max_increase` that is significant at `significance`."""
+    return increase > max_increase and p_value < significance
 
 
 def decide_gate(

@@ -52,10 +52,11 @@ def _gguf_path() -> Path:
 
 
 def _convert(gguf: Path, out: Path) -> None:
-    from rich.console import Console
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with Console(stderr=True).status(f"converting {gguf.name} once into {out.parent} (~30 s)"):
+    from alignaudit.terminal import make_console
+
+    with make_console(stderr=True).status(f"converting {gguf.name} once into {out.parent} (~30 s)"):
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # The weights are dequantized on load; without these the saved folder claims to be GGUF.

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alignaudit.metrics.verdicts import Measure, fmt_errors, measured, rate, upgrade_block
+from alignaudit.terminal import make_console
 
 if TYPE_CHECKING:
     from alignaudit.metrics.paired import GateDecision
@@ -121,7 +122,7 @@ def audit_table(conditions: dict[str, dict[str, Any]], benchmark: str = "audit")
 
 
 def print_results(results: dict[str, Any], console: Console | None = None, title: str = "") -> None:
-    console = console or Console()
+    console = console or make_console()
     for judge in results["judges"]:
         heading = f"{title} — judge: {judge}" if title else None
         console.print(results_table(results, judge, heading))
