@@ -13,8 +13,9 @@ generator; tokens count every sample.
 `--case realistic` (issue 19): the audit's ED workload instead. The aligned model (`--aligned`,
 default `organism`) and the untuned base (`--model`, default `default`) answer the builtin eval
 split, greedy, up to `--new-tokens`, batch `--batch-size`, at `--alpha`. Today's engine (every
-row stays until the batch's longest ends, benchmark order) against the new one (batches by prompt
-length, finished rows leave the batch): same loop otherwise, interleaved, best of `--repeats`;
+row stays until the batch's longest ends, benchmark order, no shared-prefix prefill) against the
+new one (requests by prompt length, finished rows leave the batch and their slots go to the next
+requests: continuous batching over the whole split in one call): same loop otherwise, interleaved, best of `--repeats`;
 useful tokens are the responses' re-tokenized tokens. Target: ratio >= 1.5.
 """
 
@@ -23,6 +24,7 @@ import json
 import time
 from typing import Any
 
+import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, load_ed_pair
 from alignaudit.models.hf import LoadOptions
@@ -108,7 +110,9 @@ def realistic_case(args: Any) -> dict[str, Any]:
             aligned_template="chat",
             batch_size=args.batch_size,
         )
-    engines["today"].drop_finished_rows = engines["today"].batch_by_length = False
+    today = engines["today"]  # the engine before issue 19 (commit 81dcff4^): every switch off
+    today.drop_finished_rows = today.batch_by_length = False
+    today.share_prompt_prefix = today.refill = False
     engines["new"].generate(prompts[:2])  # warm-up: kernels, allocator, stop-string tables
     best = {name: float("inf") for name in engines}
     outputs: dict[str, list[str]] = {}

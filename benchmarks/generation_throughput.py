@@ -19,6 +19,7 @@ import json
 import time
 from typing import Any
 
+import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.data import load_benchmark
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from alignaudit.generation.base import SamplingConfig
-from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, _Stream
+from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator
 from alignaudit.generation.hf import HFGenerator
+from alignaudit.generation.refill import _Lane
 from alignaudit.models.hf import load_causal_lm
 
 PROMPTS = [
@@ -97,13 +98,13 @@ def test_plain_template_stop_strings_match_generate(tiny_base_model_dir: Path) -
 def test_finished_rows_leave_the_batch(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
     model, tokenizer = tiny
     batch_rows: list[int] = []
-    original = _Stream.step
+    original = _Lane.step
 
-    def counting_step(self, tokens, step):
+    def counting_step(self, tokens):
         batch_rows.append(int(tokens.shape[0]))
-        return original(self, tokens, step)
+        return original(self, tokens)
 
-    monkeypatch.setattr(_Stream, "step", counting_step)
+    monkeypatch.setattr(_Lane, "step", counting_step)
     HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=7).generate(
         PROMPTS
     )

@@ -56,6 +56,11 @@ class HFGenerator:
     def describe(self) -> dict[str, object]:
         return {"backend": "hf", "model": self.model_spec, "template": self.template}
 
+    @property
+    def batches_per_call(self) -> int:
+        """Batches the runs layer hands over per call: several when the loop refills slots."""
+        return 1 if _needs_generate(self.model) else SingleModelGenerator.batches_per_call
+
     def prompt_overflow(self, prompts: Sequence[str]) -> tuple[dict[int, int], int | None]:
         """({index: tokens} of prompts too long for the context, the context window)."""
         from alignaudit.generation.context import context_window, overflowing
