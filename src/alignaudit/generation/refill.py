@@ -177,7 +177,9 @@ class RefillLoop:
             else:
                 hold = (self.counts < sampling.min_new_tokens)[:, None]
                 scores = torch.where(hold, blocked, scores)
-        next_tokens = self.owner._choose(scores, self._tails(), self.generators)
+        # Warpers take the generated tokens as an argument; greedy choice needs none.
+        generated = self._tails() if self.generators is not None else scores
+        next_tokens = self.owner._choose(scores, generated, self.generators)
         return next_tokens.masked_fill_(self.finished, self.owner.pad_token_id)
 
     def _record(self, next_tokens: torch.Tensor) -> None:
