@@ -282,8 +282,16 @@ class _TokenLoopGenerator:
             from alignaudit.generation.refill import RefillLoop
 
             order = [i for rows in batches for i in rows]
-            with torch.inference_mode():
-                tokens = RefillLoop(self, prompts, keys, order).run()
+            try:
+                with torch.inference_mode():
+                    tokens = RefillLoop(self, prompts, keys, order).run()
+            except RuntimeError as exc:
+                if _is_out_of_memory(exc):
+                    raise AlignAuditError(
+                        f"out of memory decoding batches of {self.batch_size} with "
+                        f"{len(self.members)} model(s); lower --batch-size or --max-new-tokens"
+                    ) from exc
+                raise
             return [(list(range(len(prompts))), tokens)]
         return [
             (rows, self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows]).tokens)
