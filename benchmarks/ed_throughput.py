@@ -97,10 +97,13 @@ def profile(generator: ContrastiveGenerator | SingleModelGenerator, prompts: lis
 
 def realistic_case(args: Any) -> dict[str, Any]:
     from alignaudit.data import load_benchmark
+    from alignaudit.data.sampling import stratified_sample
 
     pair = load_ed_pair(args.aligned, args.model, LoadOptions(dtype=args.dtype, device=args.device))
-    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
-    prompts = prompts[: args.requests] if args.requests else prompts
+    requests = load_benchmark(args.benchmark)
+    # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
+    requests = stratified_sample(requests, args.requests) if args.requests else requests
+    prompts = [r.prompt for r in requests]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens)
     engines = {}
     for name in ("today", "new"):

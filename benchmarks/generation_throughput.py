@@ -23,6 +23,7 @@ from typing import Any
 
 import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.data import load_benchmark
+from alignaudit.data.sampling import stratified_sample
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator
 from alignaudit.models.hf import load_causal_lm
@@ -61,8 +62,10 @@ def with_model_generate(generator: HFGenerator, prompts: list[str]) -> list[str]
 
 def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(args.model)
-    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
-    prompts = prompts[: args.requests] if args.requests else prompts
+    requests = load_benchmark(args.benchmark)
+    # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
+    requests = stratified_sample(requests, args.requests) if args.requests else requests
+    prompts = [r.prompt for r in requests]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens)
     generator = HFGenerator(model, tokenizer, sampling, batch_size=args.batch_size)
     generator.generate(prompts[:2])  # warm-up: kernels, allocator
