@@ -8,8 +8,9 @@ aligned model its chat template, the base model a plain `# Query:`/`# Response:`
 default), its own left padding, position ids and KV cache. Only the generated tokens are shared.
 The decoding loop is hand-written (no `generate`) so one step is two cached forward passes plus
 a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
-refusal stops costing anything once it has ended; requests are batched by prompt length and
-answers come back in request order. Sampling draws each request's tokens from its own
+refusal stops costing anything once it has ended, and `generate` gives its slot to the next
+request (continuous batching, generation/refill.py); requests go by prompt length and answers
+come back in request order. Sampling draws each request's tokens from its own
 generator, seeded from the run's seed, the request, and which sample (and redraw) of it this is,
 so samples do not depend on which other requests share the batch.
 """
