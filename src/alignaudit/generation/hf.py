@@ -3,7 +3,8 @@
 Decoding runs in the shared token loop of `generation.ed` (one model): requests go by prompt
 length, a row leaves the batch (with its KV-cache rows) as soon as it has ended and the next
 request takes its slot, and greedy choices are `model.generate`'s (argmax of the float32
-logits, the same end-of-sequence ids). Models whose generation config asks for extra logits processors still use `generate`.
+logits, the same end-of-sequence ids). Models whose generation config asks for extra logits
+processors still use `generate`.
 """
 
 from collections.abc import Sequence
