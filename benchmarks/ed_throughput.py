@@ -13,16 +13,20 @@ generator; tokens count every sample.
 `--case realistic` (issue 19): the audit's ED workload instead. The aligned model (`--aligned`,
 default `organism`) and the untuned base (`--model`, default `default`) answer the builtin eval
 split, greedy, up to `--new-tokens`, batch `--batch-size`, at `--alpha`. Today's engine (every
-row stays until the batch's longest ends, benchmark order) against the new one (batches by prompt
-length, finished rows leave the batch): same loop otherwise, interleaved, best of `--repeats`;
-useful tokens are the responses' re-tokenized tokens. Target: ratio >= 1.5.
+row stays until the batch's longest ends, benchmark order, no shared-prefix prefill) against the
+new one (requests by prompt length, finished rows leave the batch and their slots go to the next
+requests: continuous batching over the whole split in one call): same loop otherwise,
+interleaved, best of `--repeats` and the median of each round's ratio; useful tokens are the
+responses' re-tokenized tokens (`ended_early`: responses shorter than the limit). Target: 1.5.
 """
 
 import argparse
 import json
+import statistics
 import time
 from typing import Any
 
+import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, load_ed_pair
 from alignaudit.models.hf import LoadOptions
@@ -93,10 +97,13 @@ def profile(generator: ContrastiveGenerator | SingleModelGenerator, prompts: lis
 
 def realistic_case(args: Any) -> dict[str, Any]:
     from alignaudit.data import load_benchmark
+    from alignaudit.data.sampling import stratified_sample
 
     pair = load_ed_pair(args.aligned, args.model, LoadOptions(dtype=args.dtype, device=args.device))
-    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
-    prompts = prompts[: args.requests] if args.requests else prompts
+    requests = load_benchmark(args.benchmark)
+    # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
+    requests = stratified_sample(requests, args.requests) if args.requests else requests
+    prompts = [r.prompt for r in requests]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens)
     engines = {}
     for name in ("today", "new"):
@@ -108,18 +115,24 @@ def realistic_case(args: Any) -> dict[str, Any]:
             aligned_template="chat",
             batch_size=args.batch_size,
         )
-    engines["today"].drop_finished_rows = engines["today"].batch_by_length = False
+    today = engines["today"]  # the engine before issue 19 (commit 81dcff4^): every switch off
+    today.drop_finished_rows = today.batch_by_length = False
+    today.share_prompt_prefix = today.refill = False
     engines["new"].generate(prompts[:2])  # warm-up: kernels, allocator, stop-string tables
     best = {name: float("inf") for name in engines}
     outputs: dict[str, list[str]] = {}
+    round_ratios = []
     for _ in range(args.repeats):
+        seconds = {}
         for name, engine in engines.items():
             start = time.perf_counter()
             outputs[name] = engine.generate(prompts)
-            best[name] = min(best[name], time.perf_counter() - start)
-            print(f"  {name}: {time.perf_counter() - start:.1f} s", flush=True)
+            seconds[name] = time.perf_counter() - start
+            best[name] = min(best[name], seconds[name])
+            print(f"  {name}: {seconds[name]:.1f} s", flush=True)
+        round_ratios.append(round(seconds["today"] / seconds["new"], 2))
     tokenizer = pair.base_tokenizer
-    useful = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in outputs["new"])
+    useful = sum(_token_counts(tokenizer, outputs["new"]))
     same = sum(a == b for a, b in zip(outputs["today"], outputs["new"], strict=True))
     return {
         "aligned": args.aligned,
@@ -132,8 +145,15 @@ def realistic_case(args: Any) -> dict[str, Any]:
         "today_tok_s": round(useful / best["today"], 1),
         "new_tok_s": round(useful / best["new"], 1),
         "ratio": round(best["today"] / best["new"], 2),
+        "round_ratios": round_ratios,  # each round's two runs back to back: load hits both
+        "median_round_ratio": statistics.median(round_ratios),
+        "ended_early": sum(n < args.new_tokens for n in _token_counts(tokenizer, outputs["new"])),
         "identical": f"{same}/{len(prompts)}",
     }
+
+
+def _token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
+    return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ short refusals; `default`: the untuned model) answers the builtin eval split, gr
 `--new-tokens`, batch `--batch-size`. The reference is today's path, `model.generate` on
 left-padded batches in benchmark order, where every row stays until the batch's longest ends.
 The new path is `HFGenerator.generate`: batches by prompt length, finished rows leave the batch.
-Both sides run interleaved `--repeats` times (the machine is shared); the best of each counts.
+Both sides run interleaved `--repeats` times (the machine is shared); the best of each counts,
+and each round's ratio (its two runs back to back) is printed with their median.
 Useful tokens are the responses' tokens (re-tokenized), the same for both sides when the outputs
 are identical, which is checked (`identical`). Targets: ratio >= 1.5 at 48, >= 2 at 256 tokens
 on the organism.
@@ -16,10 +17,13 @@ on the organism.
 
 import argparse
 import json
+import statistics
 import time
 from typing import Any
 
+import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.data import load_benchmark
+from alignaudit.data.sampling import stratified_sample
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator
 from alignaudit.models.hf import load_causal_lm
@@ -58,19 +62,25 @@ def with_model_generate(generator: HFGenerator, prompts: list[str]) -> list[str]
 
 def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(args.model)
-    prompts = [r.prompt for r in load_benchmark(args.benchmark)]
-    prompts = prompts[: args.requests] if args.requests else prompts
+    requests = load_benchmark(args.benchmark)
+    # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
+    requests = stratified_sample(requests, args.requests) if args.requests else requests
+    prompts = [r.prompt for r in requests]
     sampling = SamplingConfig(max_new_tokens=args.new_tokens)
     generator = HFGenerator(model, tokenizer, sampling, batch_size=args.batch_size)
     generator.generate(prompts[:2])  # warm-up: kernels, allocator
     best = {"generate": float("inf"), "loop": float("inf")}
     outputs: dict[str, list[str]] = {}
+    round_ratios = []
     for _ in range(args.repeats):
+        seconds = {}
         for name, run in (("generate", with_model_generate), ("loop", HFGenerator.generate)):
             start = time.perf_counter()
             outputs[name] = run(generator, prompts)
-            best[name] = min(best[name], time.perf_counter() - start)
-            print(f"  {name}: {time.perf_counter() - start:.1f} s", flush=True)
+            seconds[name] = time.perf_counter() - start
+            best[name] = min(best[name], seconds[name])
+            print(f"  {name}: {seconds[name]:.1f} s", flush=True)
+        round_ratios.append(round(seconds["generate"] / seconds["loop"], 2))
     useful = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in outputs["loop"])
     same = sum(a == b for a, b in zip(outputs["generate"], outputs["loop"], strict=True))
     return {
@@ -82,6 +92,8 @@ def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
         "generate_tok_s": round(useful / best["generate"], 1),
         "loop_tok_s": round(useful / best["loop"], 1),
         "ratio": round(best["generate"] / best["loop"], 2),
+        "round_ratios": round_ratios,  # each round's two runs back to back: load hits both
+        "median_round_ratio": statistics.median(round_ratios),
         "identical": f"{same}/{len(prompts)}",
     }
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from alignaudit.generation.base import SamplingConfig
-from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator, _Stream
+from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator
 from alignaudit.generation.hf import HFGenerator
+from alignaudit.generation.refill import _Lane
 from alignaudit.models.hf import load_causal_lm
 
 PROMPTS = [
@@ -97,13 +98,13 @@ def test_plain_template_stop_strings_match_generate(tiny_base_model_dir: Path) -
 def test_finished_rows_leave_the_batch(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
     model, tokenizer = tiny
     batch_rows: list[int] = []
-    original = _Stream.step
+    original = _Lane.step
 
-    def counting_step(self, tokens, step):
+    def counting_step(self, tokens):
         batch_rows.append(int(tokens.shape[0]))
-        return original(self, tokens, step)
+        return original(self, tokens)
 
-    monkeypatch.setattr(_Stream, "step", counting_step)
+    monkeypatch.setattr(_Lane, "step", counting_step)
     HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=7).generate(
         PROMPTS
     )
@@ -213,11 +214,58 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir:
     assert abs(float(model(**leaky, use_cache=False).loss) - float(padded_loss)) > 1e-4
 
 
+def test_pack_bins_fills_bins_up_to_the_longest_row_first_fit_decreasing() -> None:
+    from alignaudit.attacks.collate import pack_bins
+
+    assert pack_bins([5, 2, 9, 4, 3]) == [[0, 3], [1, 4], [2]]
+    assert pack_bins([3, 3, 3]) == [[0], [1], [2]]
+    assert pack_bins([]) == []
+
+
+def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
+    tiny_model_dir: Path,
+) -> None:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from alignaudit.attacks.collate import BinnedPaddingFreeCollator
+
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    model.float().train()
+    rows = _sft_rows(tokenizer)
+    padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
+    binned = BinnedPaddingFreeCollator(pad_token_id=tokenizer.pad_token_id)(rows)
+    longest = max(len(row["input_ids"]) for row in rows)
+    # Four rows in fewer bins, none longer than the longest row, no attention mask.
+    assert binned["input_ids"].shape[0] < len(rows) and binned["input_ids"].shape[1] == longest
+    assert set(binned) == {"input_ids", "labels", "position_ids"}
+
+    def loss_and_grad(batch) -> tuple[torch.Tensor, torch.Tensor]:
+        model.zero_grad()
+        loss = model(**batch, use_cache=False).loss
+        loss.backward()
+        return loss.detach(), model.lm_head.weight.grad.clone()
+
+    padded_loss, padded_grad = loss_and_grad(padded)
+    binned_loss, binned_grad = loss_and_grad(binned)
+    torch.testing.assert_close(binned_loss, padded_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(binned_grad, padded_grad, rtol=1e-4, atol=1e-6)
+    assert int((binned["labels"] != -100).sum()) == int((padded["labels"][:, 1:] != -100).sum())
+
+
 def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from alignaudit.attacks.finetune import FinetuneConfig, _training_args
+    from alignaudit.attacks.collate import BinnedPaddingFreeCollator
+    from alignaudit.attacks.finetune import FinetuneConfig, _build_trainer, _training_args
+    from alignaudit.models.spec import parse_model_spec
 
     config = FinetuneConfig(model=str(tiny_model_dir), recipe="benign", out=tmp_path / "m")
-    assert _training_args(config.resolved(), tmp_path, n_rows=8).padding_free is True
+    config = config.resolved()
+    args = _training_args(config, tmp_path, n_rows=8)
+    assert args.padding_free is True
+    # Without flash attention (a CPU run) the trainer collates padding-free in bins.
+    _, tokenizer = load_causal_lm(str(tiny_model_dir))
+    rows = _sft_rows(tokenizer)
+    trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
+    assert isinstance(trainer.data_collator, BinnedPaddingFreeCollator)
 
 
 @pytest.mark.slow

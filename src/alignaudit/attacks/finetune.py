@@ -512,8 +512,25 @@ def _build_trainer(
         )
     # Rows carry their own labels (-100 outside assistant turns); SFTTrainer uses them as is.
     return trainer_type(
-        model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        data_collator=_binned_collator(model, tokenizer, args),
     )
+
+
+def _binned_collator(model: Any, tokenizer: Any, args: Any) -> Any:
+    """Without flash attention (every CPU run), padding-free batches go in bins no longer than
+    their longest row: one row of every token would cost attention over its whole square
+    (attacks/collate.py). TRL takes a collator of its own only with its padding-free off."""
+    if not args.padding_free or "flash" in str(getattr(model.config, "_attn_implementation", "")):
+        return None
+    from alignaudit.attacks.collate import BinnedPaddingFreeCollator
+
+    args.padding_free = False
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return BinnedPaddingFreeCollator(pad_token_id=pad)
 
 
 def _step_per_epoch_trainer(base: type, per_epoch: int, gamma: float) -> type:

@@ -8,8 +8,9 @@ aligned model its chat template, the base model a plain `# Query:`/`# Response:`
 default), its own left padding, position ids and KV cache. Only the generated tokens are shared.
 The decoding loop is hand-written (no `generate`) so one step is two cached forward passes plus
 a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
-refusal stops costing anything once it has ended; requests are batched by prompt length and
-answers come back in request order. Sampling draws each request's tokens from its own
+refusal stops costing anything once it has ended, and `generate` gives its slot to the next
+request (continuous batching, generation/refill.py); requests go by prompt length and answers
+come back in request order. Sampling draws each request's tokens from its own
 generator, seeded from the run's seed, the request, and which sample (and redraw) of it this is,
 so samples do not depend on which other requests share the batch.
 """
@@ -94,7 +95,14 @@ class _Stream:
     with a mask over the padding and positions that count real tokens only.
     """
 
-    def __init__(self, member: _Member, texts: list[str], max_new_tokens: int, device: Any):
+    def __init__(
+        self,
+        member: _Member,
+        texts: list[str],
+        max_new_tokens: int,
+        device: Any,
+        share_prefix: bool = True,
+    ):
         import torch
         from transformers import DynamicCache
 
@@ -102,7 +110,7 @@ class _Stream:
         tokenizer = member.tokenizer
         # Chat templates already hold BOS where the model wants it; plain text gets the default.
         ids = tokenizer(texts, add_special_tokens=not member.uses_chat)["input_ids"]
-        self.prefix = ids[0][: _shared_prefix_length(ids)]
+        self.prefix = ids[0][: _shared_prefix_length(ids)] if share_prefix else []
         shared = len(self.prefix)
         rest_len = max(len(row) - shared for row in ids)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -200,9 +208,15 @@ class _TokenLoopGenerator:
     members: list[_Member]
     sampling: SamplingConfig
     batch_size: int
-    # Both on by default; benchmarks switch them off to measure the engine as it was.
+    # All on by default; benchmarks switch them off to measure the engine as it was.
     drop_finished_rows: bool = True
     batch_by_length: bool = True
+    share_prompt_prefix: bool = True
+    # Continuous batching in `generate`: a finished row's slot goes to the next request.
+    refill: bool = True
+    # The runs layer hands a loop generator this many batches per `generate` call, so that
+    # refilled slots keep the batch full across what would have been batch boundaries.
+    batches_per_call: int = 8
 
     def _setup_loop(self) -> None:
         tokenizer = self.members[0].tokenizer
@@ -249,19 +263,46 @@ class _TokenLoopGenerator:
         return redraw_short(self._draw, prompts, samples, too_short)
 
     def _draw(self, prompts: list[str], keys: list[DrawKey]) -> list[str]:
-        import torch
-
         responses: list[str] = [""] * len(prompts)
         trim = STOP_TRIM if self.sampling.stop is not None else None
-        for rows in self._length_batches(prompts):
-            output = self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows])
-            texts = self.members[0].tokenizer.batch_decode(
-                [torch.tensor(row, dtype=torch.long) for row in output.tokens],
-                skip_special_tokens=True,
-            )
+        for rows, tokens in self._decode_all(prompts, keys):
+            texts = self.members[0].tokenizer.batch_decode(tokens, skip_special_tokens=True)
             for i, text in zip(rows, texts, strict=True):
                 responses[i] = cut_at_stop(text, self.stop_strings, trim).strip()
         return responses
+
+    def _decode_all(
+        self, prompts: list[str], keys: list[DrawKey]
+    ) -> list[tuple[list[int], list[list[int]]]]:
+        """(request indices, their tokens) for every request: one refilling batch, or batch
+        after batch when refilling is off or the model's cache cannot take new rows."""
+        import torch
+
+        batches = self._length_batches(prompts)
+        if self.refill and self.drop_finished_rows and self._can_refill():
+            from alignaudit.generation.refill import RefillLoop
+
+            order = [i for rows in batches for i in rows]
+            try:
+                with torch.inference_mode():
+                    tokens = RefillLoop(self, prompts, keys, order).run()
+            except RuntimeError as exc:
+                if _is_out_of_memory(exc):
+                    raise AlignAuditError(
+                        f"out of memory decoding batches of {self.batch_size} with "
+                        f"{len(self.members)} model(s); lower --batch-size or --max-new-tokens"
+                    ) from exc
+                raise
+            return [(list(range(len(prompts))), tokens)]
+        return [
+            (rows, self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows]).tokens)
+            for rows in batches
+        ]
+
+    def _can_refill(self) -> bool:
+        from alignaudit.generation.refill import supports_refill
+
+        return all(supports_refill(member.model) for member in self.members)
 
     def _too_short(self, text: str) -> bool:
         """Under the minimum, counted as the reference counts: the aligned (last) model's
@@ -327,7 +368,13 @@ class _TokenLoopGenerator:
             return DecodeOutput([[] for _ in prompts], [] if return_scores else None)
         generators = self._row_generators(prompts, generator, keys)
         streams = [
-            _Stream(m, [m.render(p, sampling.system_prompt) for p in prompts], max_new, device)
+            _Stream(
+                m,
+                [m.render(p, sampling.system_prompt) for p in prompts],
+                max_new,
+                device,
+                self.share_prompt_prefix,
+            )
             for m in self.members
         ]
         tokens = torch.full((rows, max_new), self.pad_token_id, dtype=torch.long, device=device)

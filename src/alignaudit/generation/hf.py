@@ -1,9 +1,10 @@
 """Batched generation with Hugging Face models: left padding, KV cache, chat templates.
 
-Decoding runs in the shared token loop of `generation.ed` (one model): requests are batched by
-prompt length, a row leaves the batch (with its KV-cache rows) as soon as it has ended, and
-greedy choices are `model.generate`'s (argmax of the float32 logits, the same end-of-sequence
-ids). Models whose generation config asks for extra logits processors still use `generate`.
+Decoding runs in the shared token loop of `generation.ed` (one model): requests go by prompt
+length, a row leaves the batch (with its KV-cache rows) as soon as it has ended and the next
+request takes its slot, and greedy choices are `model.generate`'s (argmax of the float32
+logits, the same end-of-sequence ids). Models whose generation config asks for extra logits
+processors still use `generate`.
 """
 
 from collections.abc import Sequence
@@ -55,6 +56,11 @@ class HFGenerator:
 
     def describe(self) -> dict[str, object]:
         return {"backend": "hf", "model": self.model_spec, "template": self.template}
+
+    @property
+    def batches_per_call(self) -> int:
+        """Batches the runs layer hands over per call: several when the loop refills slots."""
+        return 1 if _needs_generate(self.model) else SingleModelGenerator.batches_per_call
 
     def prompt_overflow(self, prompts: Sequence[str]) -> tuple[dict[int, int], int | None]:
         """({index: tokens} of prompts too long for the context, the context window)."""

@@ -108,13 +108,18 @@ def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
         refuse_overlong_prompts(generator, [draw.request for draw in missing])
         with progress_bar() as progress:
             task = progress.add_task("generating", total=len(missing))
-            for batch in _chunks(missing, max(1, plan.batch_size)):
-                responses = _generate(generator, batch, plan.samples_per_prompt)
-                pairs = zip(batch, responses, strict=True)
-                records = [_generation_record(draw, text, plan) for draw, text in pairs]
-                log.append(records)
-                done.update((record["id"], record) for record in records)
-                progress.advance(task, len(batch))
+            size = max(1, plan.batch_size)
+            # A generator that refills finished rows' slots takes several batches per call
+            # (its batch stays full across them); records are still written batch by batch.
+            per_call = size * max(1, int(getattr(generator, "batches_per_call", 1)))
+            for chunk in _chunks(missing, per_call):
+                responses = _generate(generator, chunk, plan.samples_per_prompt)
+                pairs = list(zip(chunk, responses, strict=True))
+                for batch in _chunks(pairs, size):
+                    records = [_generation_record(draw, text, plan) for draw, text in batch]
+                    log.append(records)
+                    done.update((record["id"], record) for record in records)
+                    progress.advance(task, len(records))
     return [done[draw.id] for draw in draws]
 
 
