@@ -227,7 +227,7 @@ def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
 ) -> None:
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from alignaudit.attacks.collate import BinnedPaddingFreeCollator
+    from alignaudit.attacks.collate import BinnedPaddingFreeCollator, real_tokens
 
     model, tokenizer = load_causal_lm(str(tiny_model_dir))
     model.float().train()
@@ -250,6 +250,9 @@ def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
     torch.testing.assert_close(binned_loss, padded_loss, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(binned_grad, padded_grad, rtol=1e-4, atol=1e-6)
     assert int((binned["labels"] != -100).sum()) == int((padded["labels"][:, 1:] != -100).sum())
+    # The bins' padding is not counted as trained tokens (TRL would count the width only).
+    assert real_tokens(binned["position_ids"]) == sum(len(row["input_ids"]) for row in rows)
+    assert real_tokens(binned["position_ids"]) < binned["input_ids"].numel()
 
 
 def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -266,6 +269,10 @@ def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: 
     rows = _sft_rows(tokenizer)
     trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
     assert isinstance(trainer.data_collator, BinnedPaddingFreeCollator)
+    # The logged token count is the rows' tokens, not the bins' width.
+    batch = trainer.data_collator(rows)
+    trainer.compute_loss(trainer.model, batch)
+    assert trainer._metrics["train"]["num_tokens"] == [sum(len(r["input_ids"]) for r in rows)]
 
 
 @pytest.mark.slow

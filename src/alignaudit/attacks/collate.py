@@ -68,3 +68,14 @@ def _right_pad(tensor: Any, width: int, value: int) -> Any:
     import torch.nn.functional as F
 
     return F.pad(tensor, (0, width - tensor.shape[1]), value=value)
+
+
+def real_tokens(position_ids: Any) -> int:
+    """Tokens of the rows in a binned batch: a padding slot has position 0 and is followed by
+    another position 0 or ends its bin, where a row's first token is followed by its position 1."""
+    import torch
+
+    starts = position_ids == 0
+    next_starts = torch.ones_like(starts)
+    next_starts[:, :-1] = starts[:, 1:]
+    return int(position_ids.numel() - (starts & next_starts).sum())

@@ -510,14 +510,38 @@ def _build_trainer(
         trainer_type = _step_per_epoch_trainer(
             SFTTrainer, steps_per_epoch(config, len(rows)), config.learning_rate_gamma()
         )
+    collator = _binned_collator(model, tokenizer, args)
+    if collator is not None:
+        trainer_type = _counting_real_tokens(trainer_type)
     # Rows carry their own labels (-100 outside assistant turns); SFTTrainer uses them as is.
     return trainer_type(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        data_collator=_binned_collator(model, tokenizer, args),
+        data_collator=collator,
     )
+
+
+def _counting_real_tokens(base: type) -> type:
+    """A trainer whose logged `num_tokens` counts the tokens of binned batches: TRL counts a
+    padding-free batch by its width, right for its one long row, a fraction of several bins."""
+    import torch
+
+    from alignaudit.attacks.collate import real_tokens
+
+    class RealTokenTrainer(base):  # type: ignore[misc, valid-type]
+        def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kw: Any) -> Any:
+            before = getattr(self, "_total_train_tokens", None)
+            result = super().compute_loss(model, inputs, *args, **kw)
+            if before is not None and self._total_train_tokens != before:
+                count = torch.tensor(real_tokens(inputs["position_ids"]))
+                gathered = self.accelerator.gather_for_metrics(count)
+                self._total_train_tokens = before + int(gathered.sum())
+                self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return result
+
+    return RealTokenTrainer
 
 
 def _binned_collator(model: Any, tokenizer: Any, args: Any) -> Any:
