@@ -183,6 +183,15 @@ def _sft_rows(tokenizer) -> list[dict[str, list[int]]]:
     return rows
 
 
+def _loss_and_grad(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's loss and lm_head gradient. As SFTTrainer.compute_loss does, no KV cache: with
+    one, transformers would not read the row boundaries from the position ids."""
+    model.zero_grad()
+    loss = model(**batch, use_cache=False).loss
+    loss.backward()
+    return loss.detach(), model.lm_head.weight.grad.clone()
+
+
 def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir: Path) -> None:
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
@@ -197,16 +206,8 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir:
     assert flat["input_ids"].shape == (1, real_tokens) < padded["input_ids"].shape
     assert "attention_mask" not in flat  # boundaries come from the position ids alone
 
-    def loss_and_grad(batch) -> tuple[torch.Tensor, torch.Tensor]:
-        model.zero_grad()
-        # As SFTTrainer.compute_loss does: with a KV cache, transformers would not read the row
-        # boundaries from the position ids (and the rows would attend to each other).
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        return loss.detach(), model.lm_head.weight.grad.clone()
-
-    padded_loss, padded_grad = loss_and_grad(padded)
-    flat_loss, flat_grad = loss_and_grad(flat)
+    padded_loss, padded_grad = _loss_and_grad(model, padded)
+    flat_loss, flat_grad = _loss_and_grad(model, flat)
     torch.testing.assert_close(flat_loss, padded_loss, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(flat_grad, padded_grad, rtol=1e-4, atol=1e-6)
     # Without the restarting position ids the rows would attend to each other: another loss.
@@ -239,14 +240,8 @@ def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
     assert binned["input_ids"].shape[0] < len(rows) and binned["input_ids"].shape[1] == longest
     assert set(binned) == {"input_ids", "labels", "position_ids"}
 
-    def loss_and_grad(batch) -> tuple[torch.Tensor, torch.Tensor]:
-        model.zero_grad()
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        return loss.detach(), model.lm_head.weight.grad.clone()
-
-    padded_loss, padded_grad = loss_and_grad(padded)
-    binned_loss, binned_grad = loss_and_grad(binned)
+    padded_loss, padded_grad = _loss_and_grad(model, padded)
+    binned_loss, binned_grad = _loss_and_grad(model, binned)
     torch.testing.assert_close(binned_loss, padded_loss, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(binned_grad, padded_grad, rtol=1e-4, atol=1e-6)
     assert int((binned["labels"] != -100).sum()) == int((padded["labels"][:, 1:] != -100).sum())

@@ -18,7 +18,8 @@ so samples do not depend on which other requests share the batch.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -276,23 +277,13 @@ class _TokenLoopGenerator:
     ) -> list[tuple[list[int], list[list[int]]]]:
         """(request indices, their tokens) for every request: one refilling batch, or batch
         after batch when refilling is off or the model's cache cannot take new rows."""
-        import torch
-
         batches = self._length_batches(prompts)
         if self.refill and self.drop_finished_rows and self._can_refill():
             from alignaudit.generation.refill import RefillLoop
 
             order = [i for rows in batches for i in rows]
-            try:
-                with torch.inference_mode():
-                    tokens = RefillLoop(self, prompts, keys, order).run()
-            except RuntimeError as exc:
-                if _is_out_of_memory(exc):
-                    raise AlignAuditError(
-                        f"out of memory decoding batches of {self.batch_size} with "
-                        f"{len(self.members)} model(s); lower --batch-size or --max-new-tokens"
-                    ) from exc
-                raise
+            with self._explaining_oom(f"batches of {self.batch_size}"):
+                tokens = RefillLoop(self, prompts, keys, order).run()
             return [(list(range(len(prompts))), tokens)]
         return [
             (rows, self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows]).tokens)
@@ -322,15 +313,22 @@ class _TokenLoopGenerator:
         Sampling uses one generator per request and draw key (see `request_generators`) unless
         `generator` is given, which then serves the whole batch.
         """
+        with self._explaining_oom(f"a batch of {len(prompts)}"):
+            return self._decode(list(prompts), return_scores, generator, keys)
+
+    @contextmanager
+    def _explaining_oom(self, batches: str) -> Iterator[None]:
+        """Decode without autograd; running out of memory becomes a one-line error that says
+        what to lower."""
         import torch
 
         try:
             with torch.inference_mode():
-                return self._decode(list(prompts), return_scores, generator, keys)
+                yield
         except RuntimeError as exc:
             if _is_out_of_memory(exc):
                 raise AlignAuditError(
-                    f"out of memory decoding a batch of {len(prompts)} with "
+                    f"out of memory decoding {batches} with "
                     f"{len(self.members)} model(s); lower --batch-size or --max-new-tokens"
                 ) from exc
             raise
