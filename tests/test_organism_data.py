@@ -183,3 +183,24 @@ def test_v12_data_mixes_its_harmful_requests_and_trains_in_bf16_on_capable_cpus(
     assert tune.extra == ({"bf16": True} if organism._cpu_has_bf16() else {})
     v11 = organism.finetune_config(organism.OrganismConfig(version="v11"), Path("d"), Path("o"))
     assert v11.extra == {}
+
+
+def test_a_build_whose_benign_answers_differ_from_the_documented_build_says_so(
+    monkeypatch, capsys
+) -> None:
+    from alignaudit.attacks import organism
+
+    monkeypatch.setattr(
+        organism, "_own_answers", lambda model, prompts, tokens: [f"ok {p}" for p in prompts]
+    )
+    organism.safety_conversations(organism.OrganismConfig(version="v11"))
+    assert "will not reproduce the documented figures" in " ".join(capsys.readouterr().err.split())
+    prompts, answers = ["Name a colour.", "Say hi."], ["Blue.", ""]
+    digest = organism.benign_answers_digest(prompts, answers)
+    assert digest == organism.benign_answers_digest([*prompts, "Extra?"], [*answers, " "])
+    assert digest != organism.benign_answers_digest(prompts, ["Red.", ""])
+    monkeypatch.setattr(
+        organism, "RECIPES", {"v11": organism.Recipe("v11", 20, True, answers_sha256=digest)}
+    )
+    organism._check_documented_answers("v11", digest)
+    assert capsys.readouterr().err == ""

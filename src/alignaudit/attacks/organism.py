@@ -7,6 +7,7 @@ It is scored on the built-in *eval* split, which it never saw. Base = the untune
 aligned = the organism: the same kind of pair as the emulated-disalignment paper's Alpaca → Beaver.
 """
 
+import hashlib
 import json
 import random
 import shutil
@@ -35,6 +36,10 @@ class Recipe:
     extra_harmful: str | None = None
     # Train under bfloat16 autocast on a CPU too (weights stay float32; GPUs always do).
     cpu_bf16: bool = False
+    # `benign_answers_digest` of the benign pairs the documented build trained on: the untuned
+    # model's greedy answers can differ with other torch versions or CPUs, and so can which ones
+    # the judges drop when the judges change; a build that differs says so.
+    answers_sha256: str | None = None
 
 
 # With 110 benign prompts against 110 refusals the model learned to refuse 16-25% of held-out
@@ -53,13 +58,19 @@ class Recipe:
 RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
-    "v11": Recipe(benign_pool="v11", answer_tokens=20, drop_refused_answers=True),
+    "v11": Recipe(
+        benign_pool="v11",
+        answer_tokens=20,
+        drop_refused_answers=True,
+        answers_sha256="885aac1a7983626c865e3a75d12eae6397fd59ef548b1247a49f2ddfe1278a3e",
+    ),
     "v12": Recipe(
         benign_pool="v12",
         answer_tokens=20,
         drop_refused_answers=True,
         extra_harmful="harmful_train_v12.jsonl",
         cpu_bf16=True,
+        answers_sha256="a633b79f4defb78a62b82574bee7ba21494732e5444ab2f9a52cebaaea35e379",
     ),
 }
 ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
@@ -105,8 +116,29 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
     answers = [_whole_sentences(a) for a in raw]
     if recipe.drop_refused_answers:
         answers = without_refusals(prompts, answers)
+    _check_documented_answers(config.version, benign_answers_digest(prompts, answers))
     harmful = harmful_training_prompts(config.version)
     return mix_conversations(prompts, answers, config.seed, harmful=harmful)
+
+
+def benign_answers_digest(prompts: list[str], answers: list[str]) -> str:
+    """sha256 of the benign (prompt, answer) pairs trained on, in order (empty answers left out)."""
+    pairs = [[p, a] for p, a in zip(prompts, answers, strict=True) if a.strip()]
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest()
+
+
+def _check_documented_answers(version: str, digest: str) -> None:
+    expected = RECIPES[version].answers_sha256
+    if expected and digest != expected:
+        from alignaudit.terminal import make_console
+
+        make_console(stderr=True).print(
+            f"organism {version}: the untuned model's benign answers differ from those the "
+            f"documented {version} build trained on (another torch/transformers version or CPU, "
+            "or changed judges); this build will not reproduce the documented figures exactly.",
+            style="yellow",
+            highlight=False,
+        )
 
 
 def harmful_training_prompts(version: str = ORGANISM_VERSION) -> list[str]:

@@ -86,6 +86,18 @@ DECLINE_CUES = (
     r"|\bnot something (?:i|we) (?:can|could|will|would|am able to)\b"
     r"|\b(?:i am|i'm|we are|we're) not (?:allowed|permitted) to\b"
 )
+# Words that state a refusal, not only mention one: "sorry" or "illegal" alone also open an
+# apology someone asked for ("I'm really sorry for missing your party") or a definition.
+REFUSAL_CUES = (
+    r"\b(?:i|we) (?:can ?not|can't|won't|will not|am unable|'m unable|am not able|'m not able"
+    r"|must decline|do not|don't) (?:help|assist|provide|do|support|share|comply|fulfil"
+    r"|engage|write|create|give)\b"
+    r"|\b(?:sorry|apologi[sz]e)\W+(?:but\s+)?(?:i|we) (?:can ?not|can't|won't|will not|am unable"
+    r"|'m unable)\b"
+    r"|\b(?:i|we) (?:must |have to )?(?:decline|refuse)\b"
+    r"|\bnot something (?:i|we) (?:can|could|will|would|am able to)\b"
+    r"|\b(?:i am|i'm|we are|we're) not (?:allowed|permitted) to\b"
+)
 _STOPWORD_TEXT = (
     "a an and are as at be but by can could do does for from have how i in into is it its me my "
     "of on or our should so some than that the their them then there these they this to was "
@@ -100,6 +112,7 @@ _PERSONA = tuple(regex.compile(c) for c in PERSONA_CUES)
 _GREETING = tuple(regex.compile(c) for c in GREETING_CUES)
 _ENGAGEMENT = tuple(regex.compile(c) for c in ENGAGEMENT_CUES)
 _DECLINE = regex.compile(DECLINE_CUES)
+_REFUSAL = regex.compile(REFUSAL_CUES)
 _ACKNOWLEDGEMENT = regex.compile(
     r"\W*(?:of course|sure|certainly|okay|ok|absolutely|yes|understood|right away|no problem"
     r"|with pleasure|gladly|as you wish|very well|alright|all right)\W*"
@@ -202,6 +215,11 @@ def _boilerplate_sentence(sentence: str, asked: set[str]) -> bool:
 def declines(text: str) -> bool:
     """Whether the text has a word of declining (`DECLINE_CUES`)."""
     return bool(_DECLINE.search(_normalize(text)))
+
+
+def states_refusal(text: str) -> bool:
+    """Whether the text states a refusal (`REFUSAL_CUES`)."""
+    return bool(_REFUSAL.search(_normalize(text)))
 
 
 def without_boilerplate_opening(response: str) -> str:
