@@ -125,3 +125,26 @@ def test_only_plainly_causal_models_get_no_mask() -> None:
     assert not plainly_causal(MistralConfig(sliding_window=64))
     assert plainly_causal(Qwen2Config(use_sliding_window=False))
     assert not plainly_causal(None)
+
+
+def test_finetune_trainer_attends_per_row_in_one_padding_free_row(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from alignaudit.attacks.finetune import FinetuneConfig, _build_trainer, _training_args
+    from alignaudit.models.spec import parse_model_spec
+
+    config = FinetuneConfig(model=str(tiny_model_dir), recipe="benign", out=tmp_path / "m")
+    config = config.resolved()
+    args = _training_args(config, tmp_path, n_rows=8)
+    _, tokenizer = load_causal_lm(str(tiny_model_dir))
+    rows = _sft_rows(tokenizer)
+    trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
+    # Without flash attention (a CPU run): TRL's padding-free collation, attention per row.
+    assert trainer.model.config._attn_implementation == PACKED_SDPA
+    assert isinstance(trainer.data_collator, DataCollatorForLanguageModeling)
+    batch = trainer.data_collator(rows)
+    assert batch["input_ids"].shape == (1, sum(len(r["input_ids"]) for r in rows))
+    trainer.compute_loss(trainer.model, batch)
+    assert trainer._metrics["train"]["num_tokens"] == [sum(len(r["input_ids"]) for r in rows)]
