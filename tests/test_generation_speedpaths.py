@@ -250,7 +250,10 @@ def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
     assert real_tokens(binned["position_ids"]) < binned["input_ids"].numel()
 
 
-def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_finetune_trainer_bins_padding_free_rows_for_other_models(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignaudit.attacks import packed_attention
     from alignaudit.attacks.collate import BinnedPaddingFreeCollator
     from alignaudit.attacks.finetune import FinetuneConfig, _build_trainer, _training_args
     from alignaudit.models.spec import parse_model_spec
@@ -259,11 +262,14 @@ def test_finetune_trainer_collates_padding_free(tiny_model_dir: Path, tmp_path: 
     config = config.resolved()
     args = _training_args(config, tmp_path, n_rows=8)
     assert args.padding_free is True
-    # Without flash attention (a CPU run) the trainer collates padding-free in bins.
+    # Without flash attention, a model SDPA cannot split per row (a sliding window, say) gets
+    # padding-free bins (plain causal models get attention per row: test_packed_attention.py).
+    monkeypatch.setattr(packed_attention, "plainly_causal", lambda config: False)
     _, tokenizer = load_causal_lm(str(tiny_model_dir))
     rows = _sft_rows(tokenizer)
     trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
     assert isinstance(trainer.data_collator, BinnedPaddingFreeCollator)
+    assert trainer.model.config._attn_implementation == "sdpa"
     # The logged token count is the rows' tokens, not the bins' width.
     batch = trainer.data_collator(rows)
     trainer.compute_loss(trainer.model, batch)

@@ -10,6 +10,10 @@ row (first-fit decreasing), lays each bin's rows end to end and pads the bins on
 that length. Padding tokens get position 0 each (so each is its own sequence nobody attends to)
 and label -100, so the loss is the padded collation's, over the same tokens, while the batch
 costs about its real tokens and attention within rows of at most the longest row.
+
+finetune uses it only where SDPA cannot attend per sequence of one row
+(attacks/packed_attention.py, the default for plainly causal models, measured faster: its one
+row has no padding at all and each sequence's attention is its own square).
 """
 
 from __future__ import annotations

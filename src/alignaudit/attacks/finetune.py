@@ -427,8 +427,9 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
         max_length=None,  # truncation (and its count) happened in tokenize_examples
         packing=False,
         # A batch is its rows laid end to end (no padding) with position ids restarting at each
-        # row; transformers turns those into a block-diagonal mask (or flash-attention's
-        # sequence boundaries), so a step costs its real tokens and the loss is the padded one.
+        # row; attention stays within each row (flash attention's sequence boundaries, or SDPA
+        # per row: _padding_free_collator), so a step costs its real tokens and the loss is the
+        # padded one.
         padding_free=True,
         ddp_find_unused_parameters=False,
         # Recomputing activations saves GPU memory on big models; on a CPU it only costs time.
@@ -510,7 +511,7 @@ def _build_trainer(
         trainer_type = _step_per_epoch_trainer(
             SFTTrainer, steps_per_epoch(config, len(rows)), config.learning_rate_gamma()
         )
-    collator = _binned_collator(model, tokenizer, args)
+    collator = _padding_free_collator(model, tokenizer, args)
     if collator is not None:
         trainer_type = _counting_real_tokens(trainer_type)
     # Rows carry their own labels (-100 outside assistant turns); SFTTrainer uses them as is.
@@ -544,11 +545,20 @@ def _counting_real_tokens(base: type) -> type:
     return RealTokenTrainer
 
 
-def _binned_collator(model: Any, tokenizer: Any, args: Any) -> Any:
-    """Without flash attention (every CPU run), padding-free batches go in bins no longer than
-    their longest row: one row of every token would cost attention over its whole square
-    (attacks/collate.py). TRL takes a collator of its own only with its padding-free off."""
-    if not args.padding_free or "flash" in str(getattr(model.config, "_attn_implementation", "")):
+def _padding_free_collator(model: Any, tokenizer: Any, args: Any) -> Any:
+    """Padding-free batches (TRL's: a batch's rows end to end in one row) without attention
+    over the row's whole square. Flash attention reads the rows' boundaries itself. SDPA (every
+    CPU run) gets attention per row (attacks/packed_attention.py) on plainly causal models, and
+    TRL's collator stays; other models get bins no longer than the longest row
+    (attacks/collate.py), a collator TRL takes only with its padding-free off."""
+    from alignaudit.attacks.packed_attention import plainly_causal, register_packed_sdpa
+
+    attention = str(getattr(model.config, "_attn_implementation", ""))
+    if not args.padding_free or "flash" in attention:
+        return None
+    if attention == "sdpa" and plainly_causal(model.config):
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base.set_attn_implementation(register_packed_sdpa())
         return None
     from alignaudit.attacks.collate import BinnedPaddingFreeCollator
 
