@@ -91,7 +91,7 @@ def profile(generator: ContrastiveGenerator | SingleModelGenerator, prompts: lis
         activities.append(ProfilerActivity.CUDA)
     with torch_profile(activities=activities) as prof:
         generator.generate(prompts)
-    sort_by = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+    sort_by = "cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=sort_by, row_limit=25))
 
 
@@ -117,8 +117,11 @@ def realistic_case(args: Any) -> dict[str, Any]:
         )
     today = engines["today"]  # the engine before issue 19 (commit 81dcff4^): every switch off
     today.drop_finished_rows = today.batch_by_length = False
-    today.share_prompt_prefix = today.refill = False
+    today.share_prompt_prefix = today.refill = today.grow_cache_in_place = False
     engines["new"].generate(prompts[:2])  # warm-up: kernels, allocator, stop-string tables
+    if args.profile:  # one run of each engine under torch.profiler (slower: read shares only)
+        for engine in engines.values():
+            profile(engine, prompts)
     best = {name: float("inf") for name in engines}
     outputs: dict[str, list[str]] = {}
     round_ratios = []

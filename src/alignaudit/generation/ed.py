@@ -103,9 +103,9 @@ class _Stream:
         max_new_tokens: int,
         device: Any,
         share_prefix: bool = True,
+        reserve: int | None = None,
     ):
         import torch
-        from transformers import DynamicCache
 
         self.model = member.model
         tokenizer = member.tokenizer
@@ -127,10 +127,7 @@ class _Stream:
         prompt_mask = self.mask[:, : self.prompt_len]
         self.prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
         self.next_position = self.prompt_positions[:, -1:] + 1  # the last prompt token is real
-        try:
-            self.cache = DynamicCache(config=self.model.config)
-        except TypeError:  # older transformers
-            self.cache = DynamicCache()
+        self.cache = _new_cache(self.model, reserve, self.prompt_len)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every batch row not in `rows` (mask, positions and KV cache)."""
@@ -213,6 +210,8 @@ class _TokenLoopGenerator:
     drop_finished_rows: bool = True
     batch_by_length: bool = True
     share_prompt_prefix: bool = True
+    # KV caches that grow in place (generation/kvcache.py) instead of by torch.cat each step.
+    grow_cache_in_place: bool = True
     # Continuous batching in `generate`: a finished row's slot goes to the next request.
     refill: bool = True
     # The runs layer hands a loop generator this many batches per `generate` call, so that
@@ -236,6 +235,10 @@ class _TokenLoopGenerator:
 
     def _mix(self, logits: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    def _cache_reserve(self) -> int | None:
+        """Room the KV caches keep for new columns (None: transformers' growing by copy)."""
+        return self.sampling.max_new_tokens if self.grow_cache_in_place else None
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -372,6 +375,7 @@ class _TokenLoopGenerator:
                 max_new,
                 device,
                 self.share_prompt_prefix,
+                self._cache_reserve(),
             )
             for m in self.members
         ]
@@ -604,6 +608,20 @@ def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
             f"({len(aligned_tokenizer)} vs {len(base_tokenizer)} tokens); emulated disalignment "
             "needs a base model and its aligned version with the same vocabulary"
         )
+
+
+def _new_cache(model: Any, reserve: int | None, prompt_len: int) -> Any:
+    """A KV cache; with `reserve`, one that grows in place with room for `reserve` new tokens."""
+    from transformers import DynamicCache
+
+    if reserve is not None:
+        from alignaudit.generation.kvcache import growing_cache
+
+        return growing_cache(model, max(1, reserve), prompt_len + reserve)
+    try:
+        return DynamicCache(config=model.config)
+    except TypeError:  # older transformers
+        return DynamicCache()
 
 
 # A shared beginning shorter than this is not worth a separate forward pass.
