@@ -22,9 +22,10 @@ responses' re-tokenized tokens (`ended_early`: responses shorter than the limit)
 
 import argparse
 import json
-import statistics
 import time
 from typing import Any
+
+from interleaved import interleaved_rounds
 
 import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.generation.base import SamplingConfig
@@ -122,18 +123,8 @@ def realistic_case(args: Any) -> dict[str, Any]:
     if args.profile:  # one run of each engine under torch.profiler (slower: read shares only)
         for engine in engines.values():
             profile(engine, prompts)
-    best = {name: float("inf") for name in engines}
-    outputs: dict[str, list[str]] = {}
-    round_ratios = []
-    for _ in range(args.repeats):
-        seconds = {}
-        for name, engine in engines.items():
-            start = time.perf_counter()
-            outputs[name] = engine.generate(prompts)
-            seconds[name] = time.perf_counter() - start
-            best[name] = min(best[name], seconds[name])
-            print(f"  {name}: {seconds[name]:.1f} s", flush=True)
-        round_ratios.append(round(seconds["today"] / seconds["new"], 2))
+    sides = {name: (lambda e=engine: e.generate(prompts)) for name, engine in engines.items()}
+    outputs, timing = interleaved_rounds(sides, args.repeats)
     tokenizer = pair.base_tokenizer
     useful = sum(_token_counts(tokenizer, outputs["new"]))
     same = sum(a == b for a, b in zip(outputs["today"], outputs["new"], strict=True))
@@ -145,11 +136,10 @@ def realistic_case(args: Any) -> dict[str, Any]:
         "new_tokens": args.new_tokens,
         "batch_size": args.batch_size,
         "useful_tokens": useful,
-        "today_tok_s": round(useful / best["today"], 1),
-        "new_tok_s": round(useful / best["new"], 1),
-        "ratio": round(best["today"] / best["new"], 2),
-        "round_ratios": round_ratios,  # each round's two runs back to back: load hits both
-        "median_round_ratio": statistics.median(round_ratios),
+        "today_tok_s": round(useful / timing["best_wall_s"]["today"], 1),
+        "new_tok_s": round(useful / timing["best_wall_s"]["new"], 1),
+        "ratio": round(timing["best_wall_s"]["today"] / timing["best_wall_s"]["new"], 2),
+        **timing,
         "ended_early": sum(n < args.new_tokens for n in _token_counts(tokenizer, outputs["new"])),
         "identical": f"{same}/{len(prompts)}",
     }
