@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     import torch
 
 
+def _allocate(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Room for new columns, uninitialized (tests fill it with NaN: nothing may read it)."""
+    return like.new_empty(shape)
+
+
 class _Grown:
     """One tensor [batch, heads, columns, dim] in a buffer with room after its filled columns."""
 
@@ -38,7 +43,7 @@ class _Grown:
         if self.buffer is None or end > self.buffer.shape[-2]:
             width = columns if self.buffer is None and end <= columns else end + reserve
             batch, heads, _, dim = states.shape
-            grown = states.new_empty((batch, heads, width, dim))
+            grown = _allocate(states, (batch, heads, width, dim))
             if self.buffer is not None:
                 grown[:, :, :start] = self.buffer[:, :, :start]
             self.buffer = grown
