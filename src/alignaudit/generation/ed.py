@@ -7,7 +7,8 @@ The two models share a vocabulary but not their prompts: each gets its own rende
 aligned model its chat template, the base model a plain `# Query:`/`# Response:` template by
 default), its own left padding, position ids and KV cache. Only the generated tokens are shared.
 The decoding loop is hand-written (no `generate`) so one step is two cached forward passes plus
-a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
+a few small on-device ops; the KV caches grow in place (generation/kvcache.py) rather than
+being copied whole every step. Finished rows leave the batch (their KV-cache rows too), so a short
 refusal stops costing anything once it has ended, and `generate` gives its slot to the next
 request (continuous batching, generation/refill.py); requests go by prompt length and answers
 come back in request order. Sampling draws each request's tokens from its own
