@@ -13,11 +13,14 @@ generator; tokens count every sample.
 `--case realistic` (issue 19): the audit's ED workload instead. The aligned model (`--aligned`,
 default `organism`) and the untuned base (`--model`, default `default`) answer the builtin eval
 split, greedy, up to `--new-tokens`, batch `--batch-size`, at `--alpha`. Today's engine (every
-row stays until the batch's longest ends, benchmark order, no shared-prefix prefill) against the
-new one (requests by prompt length, finished rows leave the batch and their slots go to the next
-requests: continuous batching over the whole split in one call): same loop otherwise,
+row stays until the batch's longest ends, benchmark order, no shared-prefix prefill, transformers'
+KV cache copied whole at every step) against the new one (requests by prompt length, finished
+rows leave the batch and their slots go to the next requests: continuous batching over the whole
+split in one call; KV caches that grow in place): same loop otherwise,
 interleaved, best of `--repeats` and the median of each round's ratio; useful tokens are the
 responses' re-tokenized tokens (`ended_early`: responses shorter than the limit). Target: 1.5.
+Times are wall and CPU seconds of this process (benchmarks/interleaved.py); with
+OMP_NUM_THREADS=1 on a shared machine the CPU ratios are the steadier figure.
 """
 
 import argparse

@@ -12,7 +12,7 @@ Both sides run interleaved `--repeats` times (the machine is shared); the best o
 and each round's ratio (its two runs back to back) is printed with their median.
 Useful tokens are the responses' tokens (re-tokenized), the same for both sides when the outputs
 are identical, which is checked (`identical`). Targets: ratio >= 1.5 at 48, >= 2 at 256 tokens
-on the organism.
+on the organism. Times are wall and CPU seconds of this process (benchmarks/interleaved.py).
 """
 
 import argparse
