@@ -12,14 +12,15 @@ Both sides run interleaved `--repeats` times (the machine is shared); the best o
 and each round's ratio (its two runs back to back) is printed with their median.
 Useful tokens are the responses' tokens (re-tokenized), the same for both sides when the outputs
 are identical, which is checked (`identical`). Targets: ratio >= 1.5 at 48, >= 2 at 256 tokens
-on the organism.
+on the organism. Times are wall and CPU seconds of this process (benchmarks/interleaved.py).
 """
 
 import argparse
 import json
-import statistics
 import time
 from typing import Any
+
+from interleaved import interleaved_rounds
 
 import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.data import load_benchmark
@@ -69,18 +70,11 @@ def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
     sampling = SamplingConfig(max_new_tokens=args.new_tokens)
     generator = HFGenerator(model, tokenizer, sampling, batch_size=args.batch_size)
     generator.generate(prompts[:2])  # warm-up: kernels, allocator
-    best = {"generate": float("inf"), "loop": float("inf")}
-    outputs: dict[str, list[str]] = {}
-    round_ratios = []
-    for _ in range(args.repeats):
-        seconds = {}
-        for name, run in (("generate", with_model_generate), ("loop", HFGenerator.generate)):
-            start = time.perf_counter()
-            outputs[name] = run(generator, prompts)
-            seconds[name] = time.perf_counter() - start
-            best[name] = min(best[name], seconds[name])
-            print(f"  {name}: {seconds[name]:.1f} s", flush=True)
-        round_ratios.append(round(seconds["generate"] / seconds["loop"], 2))
+    sides = {
+        "generate": lambda: with_model_generate(generator, prompts),
+        "loop": lambda: generator.generate(prompts),
+    }
+    outputs, timing = interleaved_rounds(sides, args.repeats)
     useful = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in outputs["loop"])
     same = sum(a == b for a, b in zip(outputs["generate"], outputs["loop"], strict=True))
     return {
@@ -89,11 +83,10 @@ def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
         "new_tokens": args.new_tokens,
         "batch_size": args.batch_size,
         "useful_tokens": useful,
-        "generate_tok_s": round(useful / best["generate"], 1),
-        "loop_tok_s": round(useful / best["loop"], 1),
-        "ratio": round(best["generate"] / best["loop"], 2),
-        "round_ratios": round_ratios,  # each round's two runs back to back: load hits both
-        "median_round_ratio": statistics.median(round_ratios),
+        "generate_tok_s": round(useful / timing["best_wall_s"]["generate"], 1),
+        "loop_tok_s": round(useful / timing["best_wall_s"]["loop"], 1),
+        "ratio": round(timing["best_wall_s"]["generate"] / timing["best_wall_s"]["loop"], 2),
+        **timing,
         "identical": f"{same}/{len(prompts)}",
     }
 

@@ -7,7 +7,8 @@ The two models share a vocabulary but not their prompts: each gets its own rende
 aligned model its chat template, the base model a plain `# Query:`/`# Response:` template by
 default), its own left padding, position ids and KV cache. Only the generated tokens are shared.
 The decoding loop is hand-written (no `generate`) so one step is two cached forward passes plus
-a few small on-device ops. Finished rows leave the batch (their KV-cache rows too), so a short
+a few small on-device ops; the KV caches grow in place (generation/kvcache.py) rather than
+being copied whole every step. Finished rows leave the batch (their KV-cache rows too), so a short
 refusal stops costing anything once it has ended, and `generate` gives its slot to the next
 request (continuous batching, generation/refill.py); requests go by prompt length and answers
 come back in request order. Sampling draws each request's tokens from its own
@@ -103,9 +104,9 @@ class _Stream:
         max_new_tokens: int,
         device: Any,
         share_prefix: bool = True,
+        reserve: int | None = None,
     ):
         import torch
-        from transformers import DynamicCache
 
         self.model = member.model
         tokenizer = member.tokenizer
@@ -127,10 +128,7 @@ class _Stream:
         prompt_mask = self.mask[:, : self.prompt_len]
         self.prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
         self.next_position = self.prompt_positions[:, -1:] + 1  # the last prompt token is real
-        try:
-            self.cache = DynamicCache(config=self.model.config)
-        except TypeError:  # older transformers
-            self.cache = DynamicCache()
+        self.cache = _new_cache(self.model, reserve, self.prompt_len)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every batch row not in `rows` (mask, positions and KV cache)."""
@@ -213,6 +211,8 @@ class _TokenLoopGenerator:
     drop_finished_rows: bool = True
     batch_by_length: bool = True
     share_prompt_prefix: bool = True
+    # KV caches that grow in place (generation/kvcache.py) instead of by torch.cat each step.
+    grow_cache_in_place: bool = True
     # Continuous batching in `generate`: a finished row's slot goes to the next request.
     refill: bool = True
     # The runs layer hands a loop generator this many batches per `generate` call, so that
@@ -236,6 +236,10 @@ class _TokenLoopGenerator:
 
     def _mix(self, logits: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    def _cache_reserve(self) -> int | None:
+        """Room the KV caches keep for new columns (None: transformers' growing by copy)."""
+        return self.sampling.max_new_tokens if self.grow_cache_in_place else None
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -372,6 +376,7 @@ class _TokenLoopGenerator:
                 max_new,
                 device,
                 self.share_prompt_prefix,
+                self._cache_reserve(),
             )
             for m in self.members
         ]
@@ -604,6 +609,20 @@ def check_same_vocabulary(aligned_tokenizer: Any, base_tokenizer: Any) -> None:
             f"({len(aligned_tokenizer)} vs {len(base_tokenizer)} tokens); emulated disalignment "
             "needs a base model and its aligned version with the same vocabulary"
         )
+
+
+def _new_cache(model: Any, reserve: int | None, prompt_len: int) -> Any:
+    """A KV cache; with `reserve`, one that grows in place with room for `reserve` new tokens."""
+    from transformers import DynamicCache
+
+    if reserve is not None:
+        from alignaudit.generation.kvcache import growing_cache
+
+        return growing_cache(model, max(1, reserve), prompt_len + reserve)
+    try:
+        return DynamicCache(config=model.config)
+    except TypeError:  # older transformers
+        return DynamicCache()
 
 
 # A shared beginning shorter than this is not worth a separate forward pass.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from alignaudit.generation.base import DrawKey
 from alignaudit.generation.ed import FINISH_CHECK_EVERY, _Stream
+from alignaudit.generation.kvcache import drop_leading_columns
 
 if TYPE_CHECKING:
     import torch
@@ -75,8 +76,7 @@ class _Lane:
         if start:
             self.mask = self.mask[:, start:]
             for layer in self.cache.layers:
-                layer.keys = layer.keys[:, :, start:]
-                layer.values = layer.values[:, :, start:]
+                drop_leading_columns(layer, start)
 
     def join(self, other: _Lane) -> None:
         """Append `other`'s rows; the shorter side's caches and mask get left padding."""
@@ -241,11 +241,14 @@ class RefillLoop:
         ids = [self.queue.popleft() for _ in range(min(count, len(self.queue)))]
         prompts = [self.prompts[i] for i in ids]
         system = self.owner.sampling.system_prompt
+        reserve = self.owner._cache_reserve()
         logits: list[torch.Tensor] = []
         lanes = []
         for member in self.owner.members:
             texts = [member.render(p, system) for p in prompts]
-            stream = _Stream(member, texts, 0, self.device, self.owner.share_prompt_prefix)
+            stream = _Stream(
+                member, texts, 0, self.device, self.owner.share_prompt_prefix, reserve
+            )
             logits.append(stream.prefill())
             lanes.append(_Lane(stream))
         if not self.lanes:
