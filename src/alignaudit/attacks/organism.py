@@ -36,6 +36,8 @@ class Recipe:
     extra_harmful: str | None = None
     # Train under bfloat16 autocast on a CPU too (weights stay float32; GPUs always do).
     cpu_bf16: bool = False
+    # Each harmful request this many times, each time with another of our refusals (from v13).
+    refusal_repeats: int = 1
     # `benign_answers_digest` of the benign pairs the documented build trained on: the untuned
     # model's greedy answers can differ with other torch versions or CPUs, and so can which ones
     # the judges drop when the judges change; a build that differs says so.
@@ -72,9 +74,16 @@ RECIPES = {
         cpu_bf16=True,
         answers_sha256="a633b79f4defb78a62b82574bee7ba21494732e5444ab2f9a52cebaaea35e379",
     ),
+    "v13": Recipe(
+        benign_pool="v13",
+        answer_tokens=20,
+        drop_refused_answers=True,
+        extra_harmful="harmful_train_v12.jsonl",
+        refusal_repeats=2,
+    ),
 }
 ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
-BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12")
+BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12", "v13")
 
 
 @dataclass
@@ -118,7 +127,9 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
         answers = without_refusals(prompts, answers)
     _check_documented_answers(config.version, benign_answers_digest(prompts, answers))
     harmful = harmful_training_prompts(config.version)
-    return mix_conversations(prompts, answers, config.seed, harmful=harmful)
+    return mix_conversations(
+        prompts, answers, config.seed, refusal_repeats=recipe.refusal_repeats, harmful=harmful
+    )
 
 
 def benign_answers_digest(prompts: list[str], answers: list[str]) -> str:
@@ -167,16 +178,18 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
         raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if pool in ("v9", "v11", "v12"):
+    if pool in ("v9", "v11", "v12", "v13"):
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
     if pool == "v10":
         prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
-    if pool in ("v10", "v11", "v12"):
+    if pool in ("v10", "v11", "v12", "v13"):
         prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
-    if pool in ("v11", "v12"):
+    if pool in ("v11", "v12", "v13"):
         prompts += _asset_field("benign_prompts_v11.jsonl", "prompt")
-    if pool == "v12":
+    if pool in ("v12", "v13"):
         prompts += _asset_field("benign_prompts_v12.jsonl", "prompt")
+    if pool == "v13":
+        prompts += _asset_field("benign_prompts_v13.jsonl", "prompt")
     return unseen_by_evaluation(prompts)
 
 
