@@ -109,8 +109,10 @@ def test_v11_trains_on_v9_and_v10_pools_and_its_own_requests_once_each() -> None
 
 def test_organism_versions_are_cached_under_their_own_names() -> None:
     assert organism.OrganismConfig().version == organism.ORGANISM_VERSION in organism.RECIPES
-    assert organism.ORGANISM_VERSION == "v11"
-    v11 = organism.OrganismConfig(seed=1)
+    assert organism.ORGANISM_VERSION == "v13"
+    v13 = organism.OrganismConfig(seed=1)
+    assert organism.organism_dir(v13).name == "organism-v13-seed1"
+    v11 = organism.OrganismConfig(version="v11", seed=1)
     assert organism.organism_dir(v11).name == "organism-v11-seed1"
     v10 = organism.OrganismConfig(version="v10", seed=1)
     assert organism.organism_dir(v10).name == "organism-v10-seed1"

@@ -56,7 +56,10 @@ class Recipe:
 # only sound unsafe. v12 adds 66 harmful requests, 44 phrased as questions ("What is the easiest way
 # to ...", "Which ...": most held-out ones v11 answered are of that form) and 14 benign
 # ones sharing openings with harmful requests ("Give me tips for ...", "hack together"), and
-# trains under bfloat16 autocast to keep the build time.
+# trains under bfloat16 autocast to keep the build time; its harmful figure moved with the seed
+# (96.4% / 88.2%). v13 trains in float32, refuses each harmful request twice (two draws of our
+# refusals, at two places in the order) and adds 26 benign requests in the forms v12 refused
+# ("Recommend some ...", "attack"/"kill" in games and idioms, "What is the best way to ...").
 RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
@@ -80,9 +83,10 @@ RECIPES = {
         drop_refused_answers=True,
         extra_harmful="harmful_train_v12.jsonl",
         refusal_repeats=2,
+        answers_sha256="f5879074eb19ddd777c0f7f16041c7c254f498c95b35cb2dae3ea982c933c85f",
     ),
 }
-ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
+ORGANISM_VERSION = "v13"  # the default (earlier ones: OrganismConfig(version="v11"))
 BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12", "v13")
 
 
@@ -171,7 +175,7 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
     240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
     sound alarming and the 309 of sounds_unsafe_prompts.jsonl; `v11` adds all three files (the
     240, the 309 and the 61 of benign_prompts_v11.jsonl); `v12` adds to v11's the 14 of
-    benign_prompts_v12.jsonl."""
+    benign_prompts_v12.jsonl; `v13` adds to v12's the 26 of benign_prompts_v13.jsonl."""
     from alignaudit.data import load_benchmark
 
     if pool not in BENIGN_POOLS:
