@@ -111,10 +111,11 @@ def test_organism_answers_are_cut_back_to_whole_sentences() -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "benign_count"), [("v9", 350), ("v10", 489), ("v11", 718), ("v12", 732)]
+    ("version", "benign_count", "refusal_repeats"),
+    [("v9", 350, 1), ("v10", 489, 1), ("v11", 718, 1), ("v12", 732, 1), ("v13", 758, 2)],
 )
 def test_organism_training_data_leaves_the_eval_splits_alone(
-    monkeypatch, version: str, benign_count: int
+    monkeypatch, version: str, benign_count: int, refusal_repeats: int
 ) -> None:
     """The organism is scored on the held-out splits, so none of their prompts may be trained on;
     every benign training prompt gets the untuned model's answer, every harmful one a refusal."""
@@ -135,7 +136,8 @@ def test_organism_training_data_leaves_the_eval_splits_alone(
     assert harmful >= {r.prompt for r in load_benchmark("builtin:train")}
     refusals = [c for c in conversations if c[0]["content"] in harmful]
     benign = [c for c in conversations if c[0]["content"] not in harmful]
-    assert len(refusals) == len(harmful) and all(c[1]["content"] in REFUSALS for c in refusals)
+    assert len(refusals) == refusal_repeats * len(harmful)
+    assert all(c[1]["content"] in REFUSALS for c in refusals)
     assert len(benign) == benign_count
     assert all(c[1]["content"] == f"ok {c[0]['content']}" for c in benign)
     normalized = [" ".join(p.lower().split()) for p in trained]

@@ -109,8 +109,10 @@ def test_v11_trains_on_v9_and_v10_pools_and_its_own_requests_once_each() -> None
 
 def test_organism_versions_are_cached_under_their_own_names() -> None:
     assert organism.OrganismConfig().version == organism.ORGANISM_VERSION in organism.RECIPES
-    assert organism.ORGANISM_VERSION == "v11"
-    v11 = organism.OrganismConfig(seed=1)
+    assert organism.ORGANISM_VERSION == "v13"
+    v13 = organism.OrganismConfig(seed=1)
+    assert organism.organism_dir(v13).name == "organism-v13-seed1"
+    v11 = organism.OrganismConfig(version="v11", seed=1)
     assert organism.organism_dir(v11).name == "organism-v11-seed1"
     v10 = organism.OrganismConfig(version="v10", seed=1)
     assert organism.organism_dir(v10).name == "organism-v10-seed1"
@@ -204,3 +206,30 @@ def test_a_build_whose_benign_answers_differ_from_the_documented_build_says_so(
     )
     organism._check_documented_answers("v11", digest)
     assert capsys.readouterr().err == ""
+
+
+def test_v13_trains_on_v12_pool_and_its_own_requests_once_each() -> None:
+    records = _asset_records("benign_prompts_v13.jsonl")
+    assert {r["category"] for r in records} >= {"plain_phrasing", "safe_contexts"}
+    assert len({_words(r["prompt"]) for r in records}) == len(records) == 26
+    v13 = organism.benign_training_prompts("v13")
+    assert len(v13) == len(set(v13)) == 758
+    assert set(v13) == set(organism.benign_training_prompts("v12")) | {r["prompt"] for r in records}
+    assert organism.harmful_training_prompts("v13") == organism.harmful_training_prompts("v12")
+
+
+def test_v13_refuses_each_harmful_request_twice_and_trains_in_float32() -> None:
+    """Two refusals per request, each drawn on its own, at two places in the shuffled order."""
+    harmful = organism.harmful_training_prompts("v13")
+    recipe = organism.RECIPES["v13"]
+    conversations = organism.mix_conversations(
+        ["# Benign Instruction 1"], ["An answer."], 1, recipe.refusal_repeats, harmful=harmful
+    )
+    assert len(conversations) == 2 * 286 + 1
+    asked = [c[0]["content"] for c in conversations]
+    assert all(asked.count(p) == 2 for p in harmful)
+    places = [i for i, p in enumerate(asked) if p == harmful[0]]
+    assert places[1] - places[0] > 1  # shuffled apart, not back to back
+    config = organism.OrganismConfig(version="v13", seed=1)
+    assert organism.organism_dir(config).name == "organism-v13-seed1"
+    assert organism.finetune_config(config, Path("data.jsonl"), Path("out")).extra == {}

@@ -36,6 +36,8 @@ class Recipe:
     extra_harmful: str | None = None
     # Train under bfloat16 autocast on a CPU too (weights stay float32; GPUs always do).
     cpu_bf16: bool = False
+    # Each harmful request this many times, each time with another of our refusals (from v13).
+    refusal_repeats: int = 1
     # `benign_answers_digest` of the benign pairs the documented build trained on: the untuned
     # model's greedy answers can differ with other torch versions or CPUs, and so can which ones
     # the judges drop when the judges change; a build that differs says so.
@@ -54,7 +56,10 @@ class Recipe:
 # only sound unsafe. v12 adds 66 harmful requests, 44 phrased as questions ("What is the easiest way
 # to ...", "Which ...": most held-out ones v11 answered are of that form) and 14 benign
 # ones sharing openings with harmful requests ("Give me tips for ...", "hack together"), and
-# trains under bfloat16 autocast to keep the build time.
+# trains under bfloat16 autocast to keep the build time; its harmful figure moved with the seed
+# (96.4% / 88.2%). v13 trains in float32, refuses each harmful request twice (two draws of our
+# refusals, at two places in the order) and adds 26 benign requests in the forms v12 refused
+# ("Recommend some ...", "attack"/"kill" in games and idioms, "What is the best way to ...").
 RECIPES = {
     "v9": Recipe(benign_pool="v9", answer_tokens=24, drop_refused_answers=False),
     "v10": Recipe(benign_pool="v10", answer_tokens=20, drop_refused_answers=True),
@@ -72,9 +77,17 @@ RECIPES = {
         cpu_bf16=True,
         answers_sha256="a633b79f4defb78a62b82574bee7ba21494732e5444ab2f9a52cebaaea35e379",
     ),
+    "v13": Recipe(
+        benign_pool="v13",
+        answer_tokens=20,
+        drop_refused_answers=True,
+        extra_harmful="harmful_train_v12.jsonl",
+        refusal_repeats=2,
+        answers_sha256="f5879074eb19ddd777c0f7f16041c7c254f498c95b35cb2dae3ea982c933c85f",
+    ),
 }
-ORGANISM_VERSION = "v11"  # the default (earlier ones: OrganismConfig(version="v10"))
-BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12")
+ORGANISM_VERSION = "v13"  # the default (earlier ones: OrganismConfig(version="v11"))
+BENIGN_POOLS = ("shared", "v9", "v10", "v11", "v12", "v13")
 
 
 @dataclass
@@ -118,7 +131,9 @@ def safety_conversations(config: OrganismConfig) -> list[list[dict[str, str]]]:
         answers = without_refusals(prompts, answers)
     _check_documented_answers(config.version, benign_answers_digest(prompts, answers))
     harmful = harmful_training_prompts(config.version)
-    return mix_conversations(prompts, answers, config.seed, harmful=harmful)
+    return mix_conversations(
+        prompts, answers, config.seed, refusal_repeats=recipe.refusal_repeats, harmful=harmful
+    )
 
 
 def benign_answers_digest(prompts: list[str], answers: list[str]) -> str:
@@ -160,23 +175,25 @@ def benign_training_prompts(pool: str = ORGANISM_VERSION) -> list[str]:
     240 requests of benign_prompts.jsonl; `v10` adds, instead, only its 70 harmless requests that
     sound alarming and the 309 of sounds_unsafe_prompts.jsonl; `v11` adds all three files (the
     240, the 309 and the 61 of benign_prompts_v11.jsonl); `v12` adds to v11's the 14 of
-    benign_prompts_v12.jsonl."""
+    benign_prompts_v12.jsonl; `v13` adds to v12's the 26 of benign_prompts_v13.jsonl."""
     from alignaudit.data import load_benchmark
 
     if pool not in BENIGN_POOLS:
         raise ValueError(f"unknown benign pool {pool!r}; choose one of {', '.join(BENIGN_POOLS)}")
     prompts = [r.prompt for r in load_benchmark("builtin-benign:train")]
     prompts += _asset_field("benign_sft.jsonl", "instruction")
-    if pool in ("v9", "v11", "v12"):
+    if pool in ("v9", "v11", "v12", "v13"):
         prompts += _asset_field("benign_prompts.jsonl", "prompt")
     if pool == "v10":
         prompts += _asset_field("benign_prompts.jsonl", "prompt", category="unsafe_sounding")
-    if pool in ("v10", "v11", "v12"):
+    if pool in ("v10", "v11", "v12", "v13"):
         prompts += _asset_field("sounds_unsafe_prompts.jsonl", "prompt")
-    if pool in ("v11", "v12"):
+    if pool in ("v11", "v12", "v13"):
         prompts += _asset_field("benign_prompts_v11.jsonl", "prompt")
-    if pool == "v12":
+    if pool in ("v12", "v13"):
         prompts += _asset_field("benign_prompts_v12.jsonl", "prompt")
+    if pool == "v13":
+        prompts += _asset_field("benign_prompts_v13.jsonl", "prompt")
     return unseen_by_evaluation(prompts)
 
 
