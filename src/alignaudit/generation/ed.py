@@ -137,6 +137,8 @@ class _Stream:
         self.cache.batch_select_indices(rows)
 
     def prefill(self) -> torch.Tensor:
+        from alignaudit.generation.kvcache import cache_argument
+
         shared = len(self.prefix)
         if shared:
             import torch
@@ -145,7 +147,7 @@ class _Stream:
             self.model(
                 input_ids=torch.tensor([self.prefix], dtype=torch.long, device=device),
                 position_ids=self.prompt_positions[:1, :shared],
-                past_key_values=self.cache,
+                **cache_argument(self.model, self.cache),
                 use_cache=True,
                 logits_to_keep=1,
             )
@@ -154,7 +156,7 @@ class _Stream:
             input_ids=self.input_ids,
             attention_mask=self.mask[:, : self.prompt_len],
             position_ids=self.prompt_positions[:, shared:],
-            past_key_values=self.cache,
+            **cache_argument(self.model, self.cache),
             use_cache=True,
             logits_to_keep=1,
         )
@@ -162,11 +164,13 @@ class _Stream:
 
     def step(self, tokens: torch.Tensor, step: int) -> torch.Tensor:
         """Feed the token generated at `step` (0-based) and return the next logits."""
+        from alignaudit.generation.kvcache import cache_argument
+
         out = self.model(
             input_ids=tokens[:, None],
             attention_mask=self.mask[:, : self.prompt_len + step + 1],
             position_ids=self.next_position + step,
-            past_key_values=self.cache,
+            **cache_argument(self.model, self.cache),
             use_cache=True,
         )
         return out.logits[:, -1]

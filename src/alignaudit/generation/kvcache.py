@@ -12,6 +12,8 @@ cropping and joining) keeps working through the `keys`/`values` attributes.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from transformers.cache_utils import DynamicLayer
@@ -139,3 +141,15 @@ def drop_leading_columns(layer: Any, count: int) -> None:
         return
     layer.keys = layer.keys[:, :, count:]
     layer.values = layer.values[:, :, count:]
+
+
+def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
+    """The cache as the keyword `model.forward` names it: recent transformers renamed
+    `past_key_values` to `cache` and warn on the old name at every step."""
+    return {_cache_keyword(type(model)): cache}
+
+
+@functools.cache
+def _cache_keyword(model_type: type) -> str:
+    parameters = inspect.signature(model_type.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"

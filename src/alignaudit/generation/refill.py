@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from alignaudit.generation.base import DrawKey
 from alignaudit.generation.ed import FINISH_CHECK_EVERY, _Stream
-from alignaudit.generation.kvcache import drop_leading_columns
+from alignaudit.generation.kvcache import cache_argument, drop_leading_columns
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +60,7 @@ class _Lane:
             input_ids=tokens[:, None],
             attention_mask=self.mask,
             position_ids=self.position,
-            past_key_values=self.cache,
+            **cache_argument(self.model, self.cache),
             use_cache=True,
         )
         self.position = self.position + 1
