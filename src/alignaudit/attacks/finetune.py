@@ -12,7 +12,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +398,13 @@ def steps_per_epoch(config: FinetuneConfig, n_rows: int) -> int:
     return max(1, math.ceil(n_rows / (config.batch_size * world_size() * config.grad_accum)))
 
 
+def _checkpointing(config_type: type, on: bool) -> dict[str, bool]:
+    """transformers 5 renamed `gradient_checkpointing` (and warns on the old name)."""
+    names = {f.name for f in fields(config_type)}
+    new_name = "activation_checkpointing"
+    return {new_name if new_name in names else "gradient_checkpointing": on}
+
+
 def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
     import torch
     from trl import SFTConfig
@@ -432,9 +439,9 @@ def _training_args(config: FinetuneConfig, work: Path, n_rows: int) -> Any:
         # padded one.
         padding_free=True,
         ddp_find_unused_parameters=False,
-        # Recomputing activations saves GPU memory on big models; on a CPU it only costs time.
-        gradient_checkpointing=_cuda(),
     )
+    # Recomputing activations saves GPU memory on big models; on a CPU it only costs time.
+    settings.update(_checkpointing(SFTConfig, _cuda()))
     settings.update(config.extra)
     return SFTConfig(**settings)
 
