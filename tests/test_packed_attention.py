@@ -15,24 +15,7 @@ from alignaudit.attacks.packed_attention import (
     register_packed_sdpa,
 )
 from alignaudit.models.hf import load_causal_lm
-
-
-def _sft_rows(tokenizer) -> list[dict[str, list[int]]]:
-    from alignaudit.attacks.recipes import Example
-    from alignaudit.attacks.sft_data import tokenize_examples
-
-    examples = [
-        Example(
-            messages=[
-                {"role": "user", "content": f"Count to {n}, please."},
-                {"role": "assistant", "content": " ".join(str(i) for i in range(1, n + 1))},
-            ],
-            source=f"test:{n}",
-        )
-        for n in (2, 40, 7, 90)  # very different lengths: lots of padding when padded
-    ]
-    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
-    return rows
+from tests.test_generation_speedpaths import _sft_rows
 
 
 def _loss_and_grads(model, batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
