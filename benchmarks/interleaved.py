@@ -16,28 +16,41 @@ def interleaved_rounds(
     sides: dict[str, Callable[[], list[str]]], repeats: int
 ) -> tuple[dict[str, list[str]], dict[str, Any]]:
     """Run every side once per round, `repeats` rounds; (last outputs, timing summary).
-    The first side is the reference, the second the new one."""
-    reference, new = list(sides)
+    The first side is the reference, the second the new one; any further side is compared with
+    the reference too (`others`)."""
+    reference, new, *others = list(sides)
     outputs: dict[str, list[str]] = {}
     best = {name: float("inf") for name in sides}
-    walls, cpus = [], []
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+    cpus: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeats):
-        wall: dict[str, float] = {}
-        cpu: dict[str, float] = {}
         for name, run in sides.items():
             start_wall, start_cpu = time.perf_counter(), time.process_time()
             outputs[name] = run()
-            wall[name] = time.perf_counter() - start_wall
-            cpu[name] = time.process_time() - start_cpu
-            best[name] = min(best[name], wall[name])
-            print(f"  {name}: {wall[name]:.1f} s wall, {cpu[name]:.1f} s cpu", flush=True)
-        walls.append(round(wall[reference] / wall[new], 2))
-        cpus.append(round(cpu[reference] / cpu[new], 2))
+            wall = time.perf_counter() - start_wall
+            cpu = time.process_time() - start_cpu
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+            best[name] = min(best[name], wall)
+            print(f"  {name}: {wall:.1f} s wall, {cpu:.1f} s cpu", flush=True)
     summary = {
         "best_wall_s": {name: round(seconds, 1) for name, seconds in best.items()},
-        "round_ratios": walls,  # each round's two runs back to back: load hits both
-        "median_round_ratio": statistics.median(walls),
-        "cpu_round_ratios": cpus,  # the same rounds in CPU seconds of this process
-        "median_cpu_round_ratio": statistics.median(cpus),
+        **_round_ratios(walls, cpus, reference, new),
     }
+    if others:
+        summary["others"] = {name: _round_ratios(walls, cpus, reference, name) for name in others}
     return outputs, summary
+
+
+def _round_ratios(
+    walls: dict[str, list[float]], cpus: dict[str, list[float]], reference: str, side: str
+) -> dict[str, Any]:
+    """Each round's reference / side ratios (the round's runs close together: load hits both)."""
+    wall = [round(a / b, 2) for a, b in zip(walls[reference], walls[side], strict=True)]
+    cpu = [round(a / b, 2) for a, b in zip(cpus[reference], cpus[side], strict=True)]
+    return {
+        "round_ratios": wall,
+        "median_round_ratio": statistics.median(wall),
+        "cpu_round_ratios": cpu,  # the same rounds in CPU seconds of this process
+        "median_cpu_round_ratio": statistics.median(cpu),
+    }
