@@ -280,13 +280,16 @@ def test_ed_streaming_equals_batch_per_call_and_reports_only_final_redrawn_respo
         made.streams_responses = streams
         return made
 
+    requests = REQUESTS[:4]  # a redraw round per short draw: keep them few
     log = RunDir(tmp_path / "streamed").generations
     watching = _Watching(generator(True), log)
-    streamed = generate_missing(_plan(tmp_path / "streamed", lambda: watching, samples=samples))
-    per_batch = generate_missing(
-        _plan(tmp_path / "per-batch", lambda: generator(False), samples=samples)
+    streamed = generate_missing(
+        _plan(tmp_path / "streamed", lambda: watching, requests=requests, samples=samples)
     )
-    draws = samples * len(PROMPTS)
+    per_batch = generate_missing(
+        _plan(tmp_path / "per-batch", lambda: generator(False), requests=requests, samples=samples)
+    )
+    draws = samples * len(requests)
     assert watching.calls == [draws]
     assert streamed == per_batch
     redrawn = [record for record in streamed if record.get("draws", 1) > 1]
