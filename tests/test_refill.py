@@ -255,6 +255,29 @@ def test_a_run_stopped_midway_keeps_every_finished_record_once_and_resumes_the_r
     assert records == whole == log.read()
 
 
+def test_rows_that_leave_only_at_checks_are_reported_once_with_their_own_tokens(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an accelerator finished rows leave every FINISH_CHECK_EVERY steps, not at once."""
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    expected = HFGenerator(model, tokenizer, sampling, batch_size=3).generate(PROMPTS)
+    original = RefillLoop.__init__
+
+    def checking_every_fourth_step(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        self.check_every = 4
+        width = NEW_TOKENS + self.check_every  # room past the limit, as on an accelerator
+        self.tokens = self.tokens.new_full((len(self.prompts), width), self.owner.pad_token_id)
+
+    monkeypatch.setattr(RefillLoop, "__init__", checking_every_fourth_step)
+    reported: list[tuple[int, str]] = []
+    generator = HFGenerator(model, tokenizer, sampling, batch_size=3)
+    got = generator.generate(PROMPTS, on_response=lambda i, text: reported.append((i, text)))
+    assert got == expected
+    assert sorted(reported) == sorted(enumerate(expected))
+
+
 @pytest.mark.parametrize(
     ("sampling", "samples"),
     [
