@@ -205,6 +205,22 @@ def test_a_generator_that_does_not_stream_gets_one_batch_per_call(
     assert [r["id"] for r in resumed] == [r.id for r in requests]
 
 
+def test_a_model_that_needs_generate_goes_batch_by_batch(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    model.generation_config.repetition_penalty = 1.3  # only `model.generate` applies it
+    generator = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=4), batch_size=3)
+    assert not generator.streams_responses
+    reported: list[tuple[int, str]] = []
+    responses = generator.generate(PROMPTS, on_response=lambda i, t: reported.append((i, t)))
+    assert reported == list(enumerate(responses))  # batch by batch, in prompt order
+    appended = _appends(monkeypatch)
+    records = generate_missing(_plan(tmp_path / "run", lambda: generator, batch_size=3))
+    assert appended == [["r0", "r1", "r2"], ["r3", "r4", "r5"], ["r6"]]
+    assert [record["response"] for record in records] == responses
+
+
 def test_streaming_writes_each_finished_group_before_the_call_returns(
     tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
