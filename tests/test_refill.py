@@ -5,7 +5,11 @@ model, `model.generate` on left-padded batches in request order. The tiny models
 end-of-sequence ids they really emit, so rows end at different steps and slots free up.
 """
 
+import json
 import random
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from alignaudit.judges import JudgeOptions
 from alignaudit.models.hf import load_causal_lm
 from alignaudit.runs.fill import EvalPlan, generate_missing
 from alignaudit.runs.store import JsonlLog, RunDir
+from tests.conftest import REPO_ROOT
 from tests.test_generation_speedpaths import NEW_TOKENS, PROMPTS, _today, _with_early_ends
 
 
@@ -269,6 +274,68 @@ def test_a_run_stopped_midway_keeps_every_finished_record_once_and_resumes_the_r
     records = generate_missing(_plan(tmp_path / "run", lambda: resumed))
     assert resumed.calls == [2]  # only the missing draws
     assert records == whole == log.read()
+
+
+# A streaming run that kills itself (kill -9) when its fifth response is reported.
+KILLED_RUN = """
+import os, signal, sys
+from pathlib import Path
+from alignaudit.generation.base import SamplingConfig
+from alignaudit.generation.hf import HFGenerator
+from alignaudit.models.hf import load_causal_lm
+from alignaudit.runs.fill import generate_missing
+from tests.test_generation_speedpaths import NEW_TOKENS, _with_early_ends
+from tests.test_refill import _plan
+
+model, tokenizer = load_causal_lm(sys.argv[1])
+_with_early_ends(model, tokenizer)
+inner = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=2)
+
+class KilledAtTheFifthResponse:
+    streams_responses = True
+
+    def generate(self, prompts, samples=None, on_response=None):
+        reported = []
+
+        def report(index, response):
+            if len(reported) == 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+            reported.append(index)
+            on_response(index, response)
+
+        return inner.generate(prompts, samples, on_response=report)
+
+    def describe(self):
+        return inner.describe()
+
+generate_missing(_plan(Path(sys.argv[2]), KilledAtTheFifthResponse))
+"""
+
+
+def test_kill_9_midway_leaves_the_finished_groups_once_and_a_rerun_finishes(
+    tiny, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+
+    def generator() -> HFGenerator:
+        return HFGenerator(model, tokenizer, sampling, batch_size=2)
+
+    whole = generate_missing(_plan(tmp_path / "whole", generator))
+    run = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tiny_model_dir), str(run)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    kept = [json.loads(line) for line in (run / "generations.jsonl").read_text().splitlines()]
+    # Two groups of two were complete; the fifth response died with the process.
+    assert len(kept) == len({record["id"] for record in kept}) == 4
+    by_id = {record["id"]: record for record in whole}
+    assert all(record == by_id[record["id"]] for record in kept)
+    resumed = _Watching(generator(), RunDir(run).generations)
+    assert generate_missing(_plan(run, lambda: resumed)) == whole
+    assert resumed.calls == [len(PROMPTS) - 4]  # only the missing draws
 
 
 def test_rows_that_leave_only_at_checks_are_reported_once_with_their_own_tokens(
