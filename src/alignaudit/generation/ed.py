@@ -11,9 +11,10 @@ a few small on-device ops; the KV caches grow in place (generation/kvcache.py) r
 being copied whole every step. Finished rows leave the batch (their KV-cache rows too), so a short
 refusal stops costing anything once it has ended, and `generate` gives its slot to the next
 request (continuous batching, generation/refill.py); requests go by prompt length and answers
-come back in request order. Sampling draws each request's tokens from its own
-generator, seeded from the run's seed, the request, and which sample (and redraw) of it this is,
-so samples do not depend on which other requests share the batch.
+come back in request order, each also handed to `on_response` as soon as it has ended.
+Sampling draws each request's tokens from its own generator, seeded from the run's seed, the
+request, and which sample (and redraw) of it this is, so samples do not depend on which other
+requests share the batch.
 """
 
 from __future__ import annotations
