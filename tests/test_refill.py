@@ -276,6 +276,38 @@ def test_a_run_stopped_midway_keeps_every_finished_record_once_and_resumes_the_r
     assert records == whole == log.read()
 
 
+def test_ctrl_c_in_the_progress_bar_keeps_every_finished_record_once(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.progress import Progress
+
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+
+    def generator() -> HFGenerator:
+        return HFGenerator(model, tokenizer, sampling, batch_size=2)
+
+    whole = generate_missing(_plan(tmp_path / "whole", generator))
+    advanced: list[int] = []
+    original = Progress.advance
+
+    def interrupted_at_the_third(self, task_id, advance: float = 1) -> None:
+        advanced.append(int(advance))
+        if len(advanced) == 3:
+            raise KeyboardInterrupt
+        original(self, task_id, advance)
+
+    monkeypatch.setattr(Progress, "advance", interrupted_at_the_third)
+    log = RunDir(tmp_path / "run").generations
+    with pytest.raises(KeyboardInterrupt):
+        generate_missing(_plan(tmp_path / "run", generator))
+    assert advanced == [1, 1, 1]  # the bar moves per record
+    lines = log.path.read_text().splitlines()
+    assert len(lines) == len({record["id"] for record in log.read()}) == 3
+    monkeypatch.setattr(Progress, "advance", original)
+    assert generate_missing(_plan(tmp_path / "run", generator)) == whole == log.read()
+
+
 # A streaming run that kills itself (kill -9) when its fifth response is reported.
 KILLED_RUN = """
 import os, signal, sys
