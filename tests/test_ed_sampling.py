@@ -180,18 +180,31 @@ def test_suppressed_eos_leaves_stop_strings_to_end_the_response(pair) -> None:
 def test_redraw_short_draws_each_short_sample_again_with_its_own_key() -> None:
     calls: list[list[tuple[int, int]]] = []
 
-    def draw(prompts: list[str], keys: list[tuple[int, int]]) -> list[str]:
+    reported: list[tuple[int, str, int]] = []
+
+    def draw(prompts: list[str], keys: list[tuple[int, int]], on_draw=None) -> list[str]:
         calls.append(keys)
         # Sample 1 is long at once; sample 0 only on its third draw; "never" never is.
-        return [p if p == "never" or (s, a) in {(1, 0), (0, 2)} else "" for p, (s, a) in
-                zip(prompts, keys, strict=True)]  # fmt: skip
+        texts = [p if p == "never" or (s, a) in {(1, 0), (0, 2)} else "" for p, (s, a) in
+                 zip(prompts, keys, strict=True)]  # fmt: skip
+        for j in reversed(range(len(texts))):  # as a refilling batch may: in any order
+            on_draw(j, texts[j])
+        return texts
 
-    out = redraw_short(draw, ["long", "long", "never"], [0, 1, 0], lambda t: t != "long")
+    def on_response(i: int, text) -> None:
+        reported.append((i, str(text), text.draws))
+
+    out = redraw_short(
+        draw, ["long", "long", "never"], [0, 1, 0], lambda t: t != "long", on_response
+    )
     assert calls[0] == [(0, 0), (1, 0), (0, 0)] and calls[1] == [(0, 1), (0, 1)]
     assert out == ["long", "long", "never"]
     assert [r.draws for r in out] == [3, 1, MAX_DRAWS]
     assert [r.short for r in out] == [False, False, True]
     assert len(calls) == MAX_DRAWS
+    # Each prompt is reported once, with its final response only: the long one at once, the
+    # others after their redraws (never the empty first draws).
+    assert reported == [(1, "long", 1), (0, "long", 3), (2, "never", MAX_DRAWS)]
 
 
 def test_min_response_tokens_redraws_on_real_models(pair) -> None:

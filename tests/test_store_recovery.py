@@ -233,3 +233,29 @@ def test_an_atomic_write_onto_a_directory_is_refused_by_name(tmp_path: Path) -> 
     assert str(info.value) == f"{folder} is a directory; give a file name to write"
     assert [p.name for p in folder.iterdir()] == ["inside"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # no temporary left
+
+
+def test_reorder_puts_lines_in_request_order_keeping_every_line_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    log = JsonlLog(tmp_path / "generations.jsonl")
+    lines = [
+        '{"id": "b", "response": "first try", "error": "empty reply"}\n',
+        '{"id": "c", "response": "ü"}\n',
+        '{"id": "stray"}\n',
+        '{"id": "a",   "response": "spacing kept"}\n',
+        '{"id": "b", "response": "retried"}\n',
+    ]
+    log.path.write_text("".join(lines) + '{"id": "torn', encoding="utf-8")
+    log.reorder(["a", "b", "c"])
+    # Lines of one id keep their order (the retry stays the newest), unknown ids go last, the
+    # torn tail is gone, and each line is the very text that was written.
+    assert log.path.read_text(encoding="utf-8") == "".join(
+        [lines[3], lines[0], lines[4], lines[1], lines[2]]
+    )
+    assert [r["response"] for r in log.read()[:2]] == ["spacing kept", "retried"]
+    inode = log.path.stat().st_ino
+    log.reorder(["a", "b", "c"])  # already in order: not written again
+    assert log.path.stat().st_ino == inode
+    JsonlLog(tmp_path / "absent.jsonl").reorder(["a"])
+    assert not (tmp_path / "absent.jsonl").exists()

@@ -79,31 +79,91 @@ def draw_seed(seed: int, prompt: str, key: DrawKey = (0, 0)) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
+# Called once per prompt with its final response (see `Generator`): (prompt index, response).
+OnResponse = Callable[[int, str], None]
+# A draw function: (prompts, draw keys, on_draw) -> responses; it calls `on_draw(i, text)` once
+# per prompt as soon as that prompt's text is known (or not at all: then the list counts).
+Draw = Callable[[list[str], list[DrawKey], OnResponse | None], list[str]]
+
+
 def redraw_short(
-    draw: Callable[[list[str], list[DrawKey]], list[str]],
+    draw: Draw,
     prompts: Sequence[str],
     samples: Sequence[int] | None,
     too_short: Callable[[str], bool] | None,
+    on_response: OnResponse | None = None,
 ) -> list[str]:
     """`draw` every prompt once (as sample `samples[i]`), then draw the too-short ones again,
-    each attempt its own key, up to MAX_DRAWS draws per prompt (the reference demo's filter)."""
+    each attempt its own key, up to MAX_DRAWS draws per prompt (the reference demo's filter).
+
+    `on_response(i, response)` hears each prompt's final response once: at once when it is
+    long enough, else after its redraws (a round of redraws starts when the round before ends).
+    """
     keys = [(sample, 0) for sample in samples] if samples is not None else [(0, 0)] * len(prompts)
-    responses = list(draw(list(prompts), keys))
     if too_short is None:
-        return responses
-    draws = [1] * len(responses)
-    for attempt in range(1, MAX_DRAWS):
-        short = [i for i, text in enumerate(responses) if too_short(text)]
-        if not short:
-            break
-        again = draw([prompts[i] for i in short], [(keys[i][0], attempt) for i in short])
-        for i, text in zip(short, again, strict=True):
-            responses[i], draws[i] = text, attempt + 1
-    return [
-        Response(text, getattr(text, "finish_reason", None), getattr(text, "error", None),
-                 draws=n, short=too_short(text))
-        for text, n in zip(responses, draws, strict=True)
-    ]
+        return list(draw(list(prompts), keys, on_response))
+    rounds = _Redraws(len(prompts), too_short, on_response)
+    while True:
+        pending = rounds.pending
+        texts_of = [prompts[i] for i in pending]
+        keys_of = [(keys[i][0], rounds.attempt) for i in pending]
+        _draw_reporting_all(draw, texts_of, keys_of, rounds.settle)
+        if not rounds.next_round():
+            return rounds.responses
+
+
+class _Redraws:
+    """Rounds of draws under a minimum length: the prompts still to draw, the final responses."""
+
+    def __init__(
+        self, count: int, too_short: Callable[[str], bool], on_response: OnResponse | None
+    ) -> None:
+        self.too_short, self.on_response = too_short, on_response
+        self.responses: list[str] = [""] * count
+        self.pending = list(range(count))  # this round's prompts, in prompt order
+        self.short: list[int] = []  # this round's too-short ones, drawn again next round
+        self.attempt = 0
+
+    def settle(self, j: int, text: str) -> None:
+        """The `j`th prompt of this round drew `text`: final, or drawn again next round."""
+        i = self.pending[j]
+        if self.too_short(text) and self.attempt + 1 < MAX_DRAWS:
+            self.short.append(i)
+            return
+        self.responses[i] = _final(text, self.attempt + 1, self.too_short)
+        if self.on_response is not None:
+            self.on_response(i, self.responses[i])
+
+    def next_round(self) -> bool:
+        self.pending, self.short = sorted(self.short), []
+        self.attempt += 1
+        return bool(self.pending)
+
+
+def _draw_reporting_all(
+    draw: Draw, prompts: list[str], keys: list[DrawKey], on_draw: OnResponse
+) -> None:
+    """`draw`, `on_draw` hearing every prompt once (also from a draw that does not report)."""
+    reported: set[int] = set()
+
+    def report(j: int, text: str) -> None:
+        reported.add(j)
+        on_draw(j, text)
+
+    texts = draw(prompts, keys, report)
+    for j, text in enumerate(texts):
+        if j not in reported:
+            on_draw(j, text)
+
+
+def _final(text: str, draws: int, too_short: Callable[[str], bool]) -> Response:
+    return Response(
+        text,
+        getattr(text, "finish_reason", None),
+        getattr(text, "error", None),
+        draws=draws,
+        short=too_short(text),
+    )
 
 
 class Generator(Protocol):
@@ -111,6 +171,12 @@ class Generator(Protocol):
 
     `samples[i]` (default 0) is which sample of its request prompt i is: a sampling backend
     draws different samples of one prompt, each reproducibly, whatever the batch.
+
+    Streaming (optional): a generator whose `streams_responses` is true takes an `on_response`
+    keyword in `generate` and calls `on_response(i, response)` once per prompt, as soon as
+    prompt i's final response is known (after any redraws under `min_response_tokens`), with
+    the response `generate` returns for it. The runs layer then hands it every missing draw in
+    one call and writes records as they finish; others get one batch per call.
     """
 
     def generate(
@@ -118,3 +184,8 @@ class Generator(Protocol):
     ) -> list[str]: ...
 
     def describe(self) -> dict[str, object]: ...
+
+
+def streams_responses(generator: object) -> bool:
+    """Whether `generator` reports each response as it finishes (see `Generator`)."""
+    return bool(getattr(generator, "streams_responses", False))

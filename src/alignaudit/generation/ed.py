@@ -11,9 +11,10 @@ a few small on-device ops; the KV caches grow in place (generation/kvcache.py) r
 being copied whole every step. Finished rows leave the batch (their KV-cache rows too), so a short
 refusal stops costing anything once it has ended, and `generate` gives its slot to the next
 request (continuous batching, generation/refill.py); requests go by prompt length and answers
-come back in request order. Sampling draws each request's tokens from its own
-generator, seeded from the run's seed, the request, and which sample (and redraw) of it this is,
-so samples do not depend on which other requests share the batch.
+come back in request order, each also handed to `on_response` as soon as it has ended.
+Sampling draws each request's tokens from its own generator, seeded from the run's seed, the
+request, and which sample (and redraw) of it this is, so samples do not depend on which other
+requests share the batch.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from alignaudit.errors import AlignAuditError
-from alignaudit.generation.base import DrawKey, SamplingConfig, draw_seed, redraw_short
+from alignaudit.generation.base import (
+    DrawKey,
+    OnResponse,
+    SamplingConfig,
+    draw_seed,
+    redraw_short,
+)
 from alignaudit.generation.prompting import (
     PLAIN_STOP_STRINGS,
     PLAIN_TEMPLATES,
@@ -219,9 +226,9 @@ class _TokenLoopGenerator:
     grow_cache_in_place: bool = True
     # Continuous batching in `generate`: a finished row's slot goes to the next request.
     refill: bool = True
-    # The runs layer hands a loop generator this many batches per `generate` call, so that
-    # refilled slots keep the batch full across what would have been batch boundaries.
-    batches_per_call: int = 8
+    # `generate` reports each response as it finishes (`on_response`): the runs layer hands it
+    # every missing draw in one call, so refilled slots keep the batch full to the end.
+    streams_responses: bool = True
 
     def _setup_loop(self) -> None:
         tokenizer = self.members[0].tokenizer
@@ -265,25 +272,38 @@ class _TokenLoopGenerator:
                 return found, window
         return {}, None
 
-    def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        samples: Sequence[int] | None = None,
+        on_response: OnResponse | None = None,
+    ) -> list[str]:
         """Responses in request order; requests are decoded in batches of similar prompt length.
-        `samples[i]`: which sample of its request prompt i is (its own seeded generator)."""
+        `samples[i]`: which sample of its request prompt i is (its own seeded generator).
+        `on_response(i, response)`: called as soon as prompt i's final response is known."""
         too_short = self._too_short if self.sampling.min_response_tokens > 0 else None
-        return redraw_short(self._draw, prompts, samples, too_short)
+        return redraw_short(self._draw, prompts, samples, too_short, on_response)
 
-    def _draw(self, prompts: list[str], keys: list[DrawKey]) -> list[str]:
+    def _draw(
+        self, prompts: list[str], keys: list[DrawKey], on_draw: OnResponse | None = None
+    ) -> list[str]:
         responses: list[str] = [""] * len(prompts)
         trim = STOP_TRIM if self.sampling.stop is not None else None
-        for rows, tokens in self._decode_all(prompts, keys):
-            texts = self.members[0].tokenizer.batch_decode(tokens, skip_special_tokens=True)
-            for i, text in zip(rows, texts, strict=True):
-                responses[i] = cut_at_stop(text, self.stop_strings, trim).strip()
+        decode = self.members[0].tokenizer.decode
+
+        def finished(i: int, tokens: list[int]) -> None:
+            text = decode(tokens, skip_special_tokens=True)
+            responses[i] = cut_at_stop(text, self.stop_strings, trim).strip()
+            if on_draw is not None:
+                on_draw(i, responses[i])
+
+        self._decode_all(prompts, keys, finished)
         return responses
 
     def _decode_all(
-        self, prompts: list[str], keys: list[DrawKey]
-    ) -> list[tuple[list[int], list[list[int]]]]:
-        """(request indices, their tokens) for every request: one refilling batch, or batch
+        self, prompts: list[str], keys: list[DrawKey], finished: Callable[[int, list[int]], None]
+    ) -> None:
+        """`finished(i, tokens)` for every request as it ends: one refilling batch, or batch
         after batch when refilling is off or the model's cache cannot take new rows."""
         batches = self._length_batches(prompts)
         if self.refill and self.drop_finished_rows and self._can_refill():
@@ -291,12 +311,12 @@ class _TokenLoopGenerator:
 
             order = [i for rows in batches for i in rows]
             with self._explaining_oom(f"batches of {self.batch_size}"):
-                tokens = RefillLoop(self, prompts, keys, order).run()
-            return [(list(range(len(prompts))), tokens)]
-        return [
-            (rows, self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows]).tokens)
-            for rows in batches
-        ]
+                RefillLoop(self, prompts, keys, order, finished).run()
+            return
+        for rows in batches:
+            decoded = self.decode([prompts[i] for i in rows], keys=[keys[i] for i in rows])
+            for i, tokens in zip(rows, decoded.tokens, strict=True):
+                finished(i, tokens)
 
     def _can_refill(self) -> bool:
         from alignaudit.generation.refill import supports_refill

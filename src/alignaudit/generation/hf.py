@@ -10,7 +10,13 @@ processors still use `generate`.
 from collections.abc import Sequence
 from typing import Any
 
-from alignaudit.generation.base import DrawKey, SamplingConfig, draw_seed, redraw_short
+from alignaudit.generation.base import (
+    DrawKey,
+    OnResponse,
+    SamplingConfig,
+    draw_seed,
+    redraw_short,
+)
 from alignaudit.generation.ed import SingleModelGenerator, _Member
 from alignaudit.generation.prompting import (
     STOP_TRIM,
@@ -58,9 +64,10 @@ class HFGenerator:
         return {"backend": "hf", "model": self.model_spec, "template": self.template}
 
     @property
-    def batches_per_call(self) -> int:
-        """Batches the runs layer hands over per call: several when the loop refills slots."""
-        return 1 if _needs_generate(self.model) else SingleModelGenerator.batches_per_call
+    def streams_responses(self) -> bool:
+        """Whether `generate` reports responses as they finish (the token loop does; batches
+        through `model.generate` are seeded per call, so they keep one batch per call)."""
+        return not _needs_generate(self.model)
 
     def prompt_overflow(self, prompts: Sequence[str]) -> tuple[dict[int, int], int | None]:
         """({index: tokens} of prompts too long for the context, the context window)."""
@@ -83,22 +90,34 @@ class HFGenerator:
             self.tokenizer, prompt, sampling.system_prompt, self.template, sampling.user_template
         )
 
-    def generate(self, prompts: Sequence[str], samples: Sequence[int] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        samples: Sequence[int] | None = None,
+        on_response: OnResponse | None = None,
+    ) -> list[str]:
+        """Responses in prompt order; `on_response(i, response)` hears each final response
+        as it finishes (batch by batch through `model.generate`)."""
         if not _needs_generate(self.model):
-            return _GenerateLoop(self).generate(prompts, samples)
+            return _GenerateLoop(self).generate(prompts, samples, on_response)
         too_short = self._too_short if self.sampling.min_response_tokens > 0 else None
-        return redraw_short(self._draw_with_transformers, prompts, samples, too_short)
+        return redraw_short(self._draw_with_transformers, prompts, samples, too_short, on_response)
 
     def _too_short(self, text: str) -> bool:
         return len(self.tokenizer(text)["input_ids"]) < self.sampling.min_response_tokens
 
-    def _draw_with_transformers(self, prompts: list[str], keys: list[DrawKey]) -> list[str]:
+    def _draw_with_transformers(
+        self, prompts: list[str], keys: list[DrawKey], on_draw: OnResponse | None = None
+    ) -> list[str]:
         """Seeded per call and redraw, not per request: samples depend on the batch here."""
         responses: list[str] = []
         attempt = max((key[1] for key in keys), default=0)
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start : start + self.batch_size]
             responses.extend(self._generate_with_transformers(batch, attempt))
+            if on_draw is not None:
+                for i in range(start, len(responses)):
+                    on_draw(i, responses[i])
         return responses
 
     def _generate_with_transformers(self, prompts: Sequence[str], attempt: int = 0) -> list[str]:

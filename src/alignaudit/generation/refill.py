@@ -14,7 +14,7 @@ its own positions, whichever requests share the batch, and draws from its own ge
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignaudit.generation.base import DrawKey
@@ -109,7 +109,11 @@ def _left_pad(tensor: torch.Tensor, length: int, dim: int) -> torch.Tensor:
 
 
 class RefillLoop:
-    """Decode `prompts` (in `order`) with at most `batch_size` rows at a time, refilling."""
+    """Decode `prompts` (in `order`) with at most `batch_size` rows at a time, refilling.
+
+    `finished(i, tokens)`, when given, hears each request's tokens as the request leaves the
+    batch (on an accelerator, at the next check for finished rows).
+    """
 
     def __init__(
         self,
@@ -117,10 +121,12 @@ class RefillLoop:
         prompts: Sequence[str],
         keys: Sequence[DrawKey],
         order: Sequence[int],
+        finished: Callable[[int, list[int]], None] | None = None,
     ) -> None:
         import torch
 
         self.owner, self.prompts, self.keys = owner, list(prompts), list(keys)
+        self.on_finished = finished
         self.queue = deque(order)
         self.max_new = owner.sampling.max_new_tokens
         self.device = owner.members[0].model.device
@@ -145,6 +151,9 @@ class RefillLoop:
     def run(self) -> list[list[int]]:
         """Each request's tokens, up to and including the one that ended it."""
         if not self.prompts or self.max_new <= 0:
+            if self.on_finished is not None:
+                for i in range(len(self.prompts)):
+                    self.on_finished(i, [])
             return [[] for _ in self.prompts]
         logits = self._admit(self.owner.batch_size)
         step = 0
@@ -211,6 +220,7 @@ class RefillLoop:
         """Drop finished rows from the batch and every model; the staying rows' next tokens."""
         if not bool(self.finished.any()):
             return next_tokens
+        self._report(self.active[self.finished])
         kept = (~self.finished).nonzero().squeeze(1)
         for lane in self.lanes:
             lane.keep(kept)
@@ -220,6 +230,15 @@ class RefillLoop:
         if self.generators is not None:
             self.generators = [self.generators[i] for i in kept.tolist()]
         return next_tokens.index_select(0, kept)
+
+    def _report(self, rows: torch.Tensor) -> None:
+        """Hand the requests in `rows`, which have ended, to `finished`."""
+        if self.on_finished is None:
+            return
+        lengths = self.stop_at[rows].tolist()
+        tokens = self.tokens[rows].tolist()
+        for i, row, n in zip(rows.tolist(), tokens, lengths, strict=True):
+            self.on_finished(i, row[:n])
 
     def _should_refill(self) -> bool:
         free = self.owner.batch_size - int(self.active.numel())

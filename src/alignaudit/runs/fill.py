@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from alignaudit.data.types import Request
 from alignaudit.errors import AlignAuditError
-from alignaudit.generation.base import Generator
+from alignaudit.generation.base import Generator, OnResponse, streams_responses
 from alignaudit.jsonl import latest_by_key
 from alignaudit.judges import JudgeInput, JudgeOptions, Judgment, available_judges, get_judge
 from alignaudit.metrics import compute_results
@@ -94,7 +94,12 @@ def _fill_locked(plan: EvalPlan) -> dict[str, Any]:
 
 def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
     """All generations of the plan's requests (each sample), in request order, generating only
-    the missing."""
+    the missing.
+
+    Records are appended as responses finish, `batch_size` at a time, each group in request
+    order: a kill loses at most the group being filled (an exception, Ctrl-C included, writes
+    it first). With every draw recorded, the log is put back in request order.
+    """
     log = plan.run_dir.generations
     done = {
         record["id"]: record
@@ -104,35 +109,86 @@ def generate_missing(plan: EvalPlan) -> list[dict[str, Any]]:
     draws = draws_of(plan.requests, plan.samples_per_prompt)
     missing = [draw for draw in draws if draw.id not in done]
     if missing:
-        generator = plan.make_generator()
-        refuse_overlong_prompts(generator, [draw.request for draw in missing])
-        with progress_bar() as progress:
-            task = progress.add_task("generating", total=len(missing))
-            size = max(1, plan.batch_size)
-            # A generator that refills finished rows' slots takes several batches per call
-            # (its batch stays full across them); records are still written batch by batch.
-            per_call = size * max(1, int(getattr(generator, "batches_per_call", 1)))
-            for chunk in _chunks(missing, per_call):
-                responses = _generate(generator, chunk, plan.samples_per_prompt)
-                pairs = list(zip(chunk, responses, strict=True))
-                for batch in _chunks(pairs, size):
-                    records = [_generation_record(draw, text, plan) for draw, text in batch]
-                    log.append(records)
-                    done.update((record["id"], record) for record in records)
-                    progress.advance(task, len(records))
+        done.update(_generate_records(plan, missing))
+    log.reorder([draw.id for draw in draws])
     return [done[draw.id] for draw in draws]
 
 
-def _generate(generator: Generator, batch: Sequence[Draw], samples_per_prompt: int) -> list[str]:
+def _generate_records(plan: EvalPlan, missing: Sequence[Draw]) -> dict[str, dict[str, Any]]:
+    """{id: record} of the `missing` draws, each appended to the log as it finished. A streaming
+    generator gets them all in one call (its batch refills across the whole benchmark); others
+    one batch per call."""
+    generator = plan.make_generator()
+    refuse_overlong_prompts(generator, [draw.request for draw in missing])
+    size = max(1, plan.batch_size)
+    with progress_bar() as progress:
+        task = progress.add_task("generating", total=len(missing))
+        writer = _GroupWriter(plan, missing, size, lambda: progress.advance(task, 1))
+        try:
+            if streams_responses(generator):
+                responses = _generate(generator, missing, plan.samples_per_prompt, writer.add)
+                writer.add_unreported(responses)
+            else:
+                for start in range(0, len(missing), size):
+                    chunk = missing[start : start + size]
+                    for k, text in enumerate(_generate(generator, chunk, plan.samples_per_prompt)):
+                        writer.add(start + k, text)
+        finally:  # finished responses are kept, whatever stopped the loop
+            writer.write_pending()
+    return writer.written
+
+
+class _GroupWriter:
+    """Appends the records of finished draws to the run's log `size` at a time, each group in
+    request order, and advances the progress bar per record."""
+
+    def __init__(
+        self, plan: EvalPlan, draws: Sequence[Draw], size: int, advance: Callable[[], None]
+    ) -> None:
+        self.plan, self.draws, self.size, self.advance = plan, draws, size, advance
+        self.pending: dict[int, dict[str, Any]] = {}  # draw index -> record, not yet written
+        self.written: dict[str, dict[str, Any]] = {}
+        self.reported: set[int] = set()
+
+    def add(self, index: int, response: str) -> None:
+        """Draw `index` (into `draws`) finished with `response`."""
+        if index in self.reported:
+            raise AlignAuditError(f"the generator reported draw {self.draws[index].id!r} twice")
+        self.reported.add(index)
+        self.pending[index] = _generation_record(self.draws[index], response, self.plan)
+        if len(self.pending) >= self.size:
+            self.write_pending()
+        self.advance()
+
+    def add_unreported(self, responses: Sequence[str]) -> None:
+        """The responses a generator returned without reporting them."""
+        for index, response in enumerate(responses):
+            if index not in self.reported:
+                self.add(index, response)
+
+    def write_pending(self) -> None:
+        group = [self.pending[index] for index in sorted(self.pending)]
+        self.pending = {}  # taken before writing: a failed write is never repeated
+        self.plan.run_dir.generations.append(group)
+        self.written.update((record["id"], record) for record in group)
+
+
+def _generate(
+    generator: Generator,
+    batch: Sequence[Draw],
+    samples_per_prompt: int,
+    on_response: OnResponse | None = None,
+) -> list[str]:
     prompts = [draw.request.prompt for draw in batch]
+    streaming = {} if on_response is None else {"on_response": on_response}
     if samples_per_prompt == 1:
-        return generator.generate(prompts)
+        return generator.generate(prompts, **streaming)
     if "samples" not in inspect.signature(generator.generate).parameters:
         raise AlignAuditError(
             f"{type(generator).__name__} cannot draw several samples per request; "
             "use --samples-per-prompt 1"
         )
-    return generator.generate(prompts, samples=[draw.sample for draw in batch])
+    return generator.generate(prompts, samples=[draw.sample for draw in batch], **streaming)
 
 
 def refuse_overlong_prompts(generator: Generator, requests: Sequence[Request]) -> None:

@@ -1,19 +1,21 @@
 """The files of a run directory, written so that a kill at any instant loses at most one batch.
 
-JSONL logs are only appended to (flushed and fsynced per batch); a torn last line, which is all
-a kill mid-write can leave, is cut off before the next append. Whole-file JSON goes through a
-temporary file and an atomic rename.
+JSONL logs are appended to (flushed and fsynced per batch); a torn last line, which is all
+a kill mid-write can leave, is cut off before the next append. Generations are appended as they
+finish, so once a run has them all its log is put back in request order (`reorder`: a rewrite
+that keeps every line). Whole files go through a temporary file and an atomic rename.
 """
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from alignaudit.errors import AlignAuditError, InputFileError
 from alignaudit.jsonfiles import changed_keys, write_json_atomic, write_text_atomic
 from alignaudit.jsonl import iter_jsonl, latest_by_key
+from alignaudit.textfile import BOM
 
 # Re-exported: run code imports them from here.
 __all__ = [
@@ -51,6 +53,23 @@ class JsonlLog:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def reorder(self, ids: Sequence[str]) -> None:
+        """Put the lines in the order of their records' `ids` (lines of one id keep their
+        order, ids not listed go last), atomically, every line kept byte for byte; nothing is
+        written when they are in that order already."""
+        if not self.path.is_file():
+            return
+        rank = {record_id: position for position, record_id in enumerate(ids)}
+        numbered = iter_jsonl(
+            self.path, complete_lines_only=True, hint="; repair or delete that line and rerun"
+        )
+        order = [(rank.get(str(record.get("id")), len(rank)), n) for n, record in numbered]
+        if order == sorted(order):
+            return
+        data = self.path.read_bytes().removeprefix(BOM)
+        lines = data[: data.rfind(b"\n") + 1].decode("utf-8").split("\n")
+        write_text_atomic(self.path, "".join(lines[n - 1] + "\n" for _, n in sorted(order)))
 
     def _drop_torn_tail(self) -> None:
         if not self.path.exists():
