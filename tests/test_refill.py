@@ -16,28 +16,9 @@ from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator
 from alignaudit.generation.hf import HFGenerator
 from alignaudit.generation.refill import RefillLoop
 from alignaudit.judges import JudgeOptions
-from alignaudit.models.hf import load_causal_lm
 from alignaudit.runs.fill import EvalPlan, generate_missing
 from alignaudit.runs.store import JsonlLog, RunDir
-from tests.test_generation_speedpaths import NEW_TOKENS, PROMPTS, _today, _with_early_ends
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    model, tokenizer = load_causal_lm(str(tiny_model_dir))
-    _with_early_ends(model, tokenizer)
-    return model, tokenizer
-
-
-@pytest.fixture(scope="module")
-def ed_pair(tiny_model_dir: Path, tiny_base_model_dir: Path):
-    aligned = load_causal_lm(str(tiny_model_dir))
-    base = load_causal_lm(str(tiny_base_model_dir))
-    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    rows = ContrastiveGenerator(*aligned, *base, 0.5, sampling=sampling).decode(PROMPTS).tokens
-    for model, tokenizer in (aligned, base):
-        model.generation_config.eos_token_id = [tokenizer.eos_token_id, rows[0][2], rows[3][6]]
-    return aligned, base
+from tests.helpers import NEW_TOKENS, PROMPTS, today
 
 
 def _admissions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
@@ -60,7 +41,7 @@ def test_refilled_slots_keep_generate_outputs_in_request_order(
 ) -> None:
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    expected = dict(zip(PROMPTS, _today(model, tokenizer, sampling, batch_size=7), strict=True))
+    expected = dict(zip(PROMPTS, today(model, tokenizer, sampling, batch_size=7), strict=True))
     admissions = _admissions(monkeypatch)
     shuffled = PROMPTS[:]
     random.Random(5).shuffle(shuffled)
