@@ -77,3 +77,34 @@ def tiny_base_model_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPa
     tokenizer.save_pretrained(target)
     (target / "chat_template.jinja").unlink(missing_ok=True)
     return target
+
+
+# --- tiny models for the generation tests (one instance per module: tests change their EOS ids) ---
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    """The tiny model and tokenizer, with end-of-sequence ids it really emits early in some rows."""
+    from alignaudit.models.hf import load_causal_lm
+    from tests.helpers import with_early_ends
+
+    model, tokenizer = load_causal_lm(str(tiny_model_dir))
+    with_early_ends(model, tokenizer)
+    return model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def ed_pair(tiny_model_dir: Path, tiny_base_model_dir: Path):
+    """An aligned and a base tiny model for ED, both ending at ids ED emits early in some rows."""
+    from alignaudit.generation.base import SamplingConfig
+    from alignaudit.generation.ed import ContrastiveGenerator
+    from alignaudit.models.hf import load_causal_lm
+    from tests.helpers import NEW_TOKENS, PROMPTS
+
+    aligned = load_causal_lm(str(tiny_model_dir))
+    base = load_causal_lm(str(tiny_base_model_dir))
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    rows = ContrastiveGenerator(*aligned, *base, 0.5, sampling=sampling).decode(PROMPTS).tokens
+    for model, tokenizer in (aligned, base):
+        model.generation_config.eos_token_id = [tokenizer.eos_token_id, rows[0][2], rows[3][6]]
+    return aligned, base

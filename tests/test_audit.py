@@ -7,7 +7,7 @@ import pytest
 
 from alignaudit.runs.audit import AuditOptions, condition_names
 from tests.conftest import build_tiny_model
-from tests.test_cli_eval import alignaudit, read_jsonl
+from tests.helpers import alignaudit, read_jsonl
 
 
 @pytest.fixture(scope="module")

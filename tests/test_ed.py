@@ -202,7 +202,7 @@ def test_load_ed_pair_shares_or_copies_and_explains_oom(
 def test_cli_alpha_sweep_on_two_tiny_models(
     tiny_model_dir: Path, tiny_base_model_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.test_cli_eval import alignaudit, read_jsonl
+    from tests.helpers import alignaudit, read_jsonl
 
     bench = tmp_path / "bench.jsonl"
     rows = [{"id": f"q{i}", "category": "c", "prompt": f"Request number {i}."} for i in range(4)]

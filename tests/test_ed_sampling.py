@@ -18,7 +18,7 @@ from alignaudit.metrics.rates import bootstrap_ci, cluster_bootstrap_ci
 from alignaudit.models.hf import load_causal_lm
 from alignaudit.protocols import fill_unset, get_protocol
 from alignaudit.runs.evaluate import EvalOptions, parse_stop, run_evaluation
-from tests.test_gate_rule import judgment
+from tests.helpers import judgment
 
 SAMPLED = {"temperature": 0.7, "top_k": 50, "samples_per_prompt": 3, "max_new_tokens": 8}
 

@@ -315,15 +315,9 @@ def test_two_processes_match_one_at_the_same_global_batch(
         cwd=REPO,
     )
     double = tmp_path / "double"
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29533",
-    ]
+    # --standalone: the rendezvous store binds a free port (port 0), so two runs on one machine
+    # cannot collide on a fixed one.
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
     run = subprocess.run(
         [*torchrun, *common, "--out", str(double), "--batch-size", "2"],
         env=env,

@@ -13,12 +13,7 @@ from typing import Any
 
 from alignaudit.metrics import compute_results
 from alignaudit.runs.store import RunDir
-
-
-def judgment(i: int, harmful: bool | None, error: str | None = None, judge: str = "keyword"):
-    refused = None if harmful is None else not harmful
-    return {"id": f"r{i}", "judge": judge, "refused": refused, "harmful": harmful,
-            "score": None, "error": error}  # fmt: skip
+from tests.helpers import judgment
 
 
 def write_run(path: Path, judgments: list[dict[str, Any]]) -> Path:

@@ -17,45 +17,7 @@ from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator
 from alignaudit.generation.hf import HFGenerator
 from alignaudit.generation.refill import _Lane
 from alignaudit.models.hf import load_causal_lm
-
-PROMPTS = [
-    "Say hello.",
-    "Write one sentence about the sea and the sky at dawn, please.",
-    "2+2?",
-    "Name three colours you like and say why.",
-    "Describe a quiet library in the afternoon in a few words.",
-    "Hi",
-    "List four fruits that are high in vitamin C and explain which one you would pick.",
-]
-NEW_TOKENS = 16
-
-
-def _with_early_ends(model, tokenizer) -> list[int]:
-    """Make two tokens the model emits early in some rows (and not others) end sequences."""
-    plain = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=7)
-    rendered = [plain.render(p) for p in PROMPTS]
-    batch = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
-    with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=NEW_TOKENS, do_sample=False)
-    rows = out[:, batch["input_ids"].shape[1] :].tolist()
-    extra = {rows[0][2], rows[3][6]}
-    model.generation_config.eos_token_id = sorted({tokenizer.eos_token_id, *extra})
-    return sorted(extra)
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    model, tokenizer = load_causal_lm(str(tiny_model_dir))
-    _with_early_ends(model, tokenizer)
-    return model, tokenizer
-
-
-def _today(model, tokenizer, sampling: SamplingConfig, batch_size: int, **kw) -> list[str]:
-    generator = HFGenerator(model, tokenizer, sampling, batch_size=batch_size, **kw)
-    out: list[str] = []
-    for start in range(0, len(PROMPTS), batch_size):
-        out += generator._generate_with_transformers(PROMPTS[start : start + batch_size])
-    return out
+from tests.helpers import NEW_TOKENS, PROMPTS, sft_rows, today, with_early_ends
 
 
 def test_rows_really_end_at_different_steps(tiny) -> None:
@@ -72,7 +34,7 @@ def test_rows_really_end_at_different_steps(tiny) -> None:
 def test_greedy_equals_batched_generate_for_any_batch_size(tiny, batch_size: int) -> None:
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    expected = _today(model, tokenizer, sampling, batch_size=7)
+    expected = today(model, tokenizer, sampling, batch_size=7)
     generator = HFGenerator(model, tokenizer, sampling, batch_size=batch_size)
     assert generator.generate(PROMPTS) == expected
 
@@ -80,7 +42,7 @@ def test_greedy_equals_batched_generate_for_any_batch_size(tiny, batch_size: int
 def test_greedy_answers_come_back_in_request_order_for_any_order(tiny) -> None:
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    expected = dict(zip(PROMPTS, _today(model, tokenizer, sampling, batch_size=7), strict=True))
+    expected = dict(zip(PROMPTS, today(model, tokenizer, sampling, batch_size=7), strict=True))
     shuffled = PROMPTS[:]
     random.Random(3).shuffle(shuffled)
     got = HFGenerator(model, tokenizer, sampling, batch_size=2).generate(shuffled)
@@ -89,9 +51,9 @@ def test_greedy_answers_come_back_in_request_order_for_any_order(tiny) -> None:
 
 def test_plain_template_stop_strings_match_generate(tiny_base_model_dir: Path) -> None:
     model, tokenizer = load_causal_lm(str(tiny_base_model_dir))
-    _with_early_ends(model, tokenizer)
+    with_early_ends(model, tokenizer)
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    expected = _today(model, tokenizer, sampling, batch_size=7)
+    expected = today(model, tokenizer, sampling, batch_size=7)
     assert HFGenerator(model, tokenizer, sampling, batch_size=3).generate(PROMPTS) == expected
 
 
@@ -165,24 +127,6 @@ def test_single_model_loop_sampling_is_per_request(tiny) -> None:
 # --- fine-tuning without padding ------------------------------------------------------------
 
 
-def _sft_rows(tokenizer) -> list[dict[str, list[int]]]:
-    from alignaudit.attacks.recipes import Example
-    from alignaudit.attacks.sft_data import tokenize_examples
-
-    examples = [
-        Example(
-            messages=[
-                {"role": "user", "content": f"Count to {n}, please."},
-                {"role": "assistant", "content": " ".join(str(i) for i in range(1, n + 1))},
-            ],
-            source=f"test:{n}",
-        )
-        for n in (2, 40, 7, 90)  # very different lengths: lots of padding when padded
-    ]
-    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
-    return rows
-
-
 def _loss_and_grad(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     """The batch's loss and lm_head gradient. As SFTTrainer.compute_loss does, no KV cache: with
     one, transformers would not read the row boundaries from the position ids."""
@@ -197,7 +141,7 @@ def test_padding_free_batches_give_the_padded_loss_and_gradients(tiny_model_dir:
 
     model, tokenizer = load_causal_lm(str(tiny_model_dir))
     model.float().train()
-    rows = _sft_rows(tokenizer)
+    rows = sft_rows(tokenizer)
     padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
     flat = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)(
         rows
@@ -232,7 +176,7 @@ def test_binned_padding_free_batches_give_the_padded_loss_and_gradients(
 
     model, tokenizer = load_causal_lm(str(tiny_model_dir))
     model.float().train()
-    rows = _sft_rows(tokenizer)
+    rows = sft_rows(tokenizer)
     padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
     binned = BinnedPaddingFreeCollator(pad_token_id=tokenizer.pad_token_id)(rows)
     longest = max(len(row["input_ids"]) for row in rows)
@@ -266,7 +210,7 @@ def test_finetune_trainer_bins_padding_free_rows_for_other_models(
     # padding-free bins (plain causal models get attention per row: test_packed_attention.py).
     monkeypatch.setattr(packed_attention, "plainly_causal", lambda config: False)
     _, tokenizer = load_causal_lm(str(tiny_model_dir))
-    rows = _sft_rows(tokenizer)
+    rows = sft_rows(tokenizer)
     trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
     assert isinstance(trainer.data_collator, BinnedPaddingFreeCollator)
     assert trainer.model.config._attn_implementation == "sdpa"

@@ -18,6 +18,7 @@ import pytest
 
 from alignaudit.metrics import compute_results
 from alignaudit.runs.store import JsonlLog, RunDir
+from tests.helpers import cli, one_line_error, read_jsonl
 from tests.openai_server import OpenAIServer
 
 RUBRIC_REPLY = "#thereason: placeholder analysis\n#thescore: 1"
@@ -27,35 +28,6 @@ RUBRIC_REPLY = "#thereason: placeholder analysis\n#thescore: 1"
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
-def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `alignaudit ARGS`, run in this process."""
-    from alignaudit.cli.main import main
-
-    argv = sys.argv
-    sys.argv = ["alignaudit", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    """The one error line (progress bars may have drawn on stderr before it)."""
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and err.rstrip().endswith(lines[0]), err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def make_run(

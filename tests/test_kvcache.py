@@ -15,8 +15,7 @@ from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.ed import ContrastiveGenerator, SingleModelGenerator
 from alignaudit.generation.kvcache import GrowingLayer, drop_leading_columns
 from alignaudit.generation.refill import _Lane
-from tests.test_generation_speedpaths import NEW_TOKENS, PROMPTS
-from tests.test_refill import ed_pair, tiny  # noqa: F401  (fixtures)
+from tests.helpers import NEW_TOKENS, PROMPTS
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +66,7 @@ def test_steps_write_in_place_instead_of_copying_the_cache() -> None:
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 7])
-def test_single_model_answers_equal_with_and_without_growing_caches(tiny, batch_size: int) -> None:  # noqa: F811
+def test_single_model_answers_equal_with_and_without_growing_caches(tiny, batch_size: int) -> None:
     model, tokenizer = tiny
     shuffled = PROMPTS[:]
     random.Random(batch_size).shuffle(shuffled)
@@ -82,7 +81,7 @@ def test_single_model_answers_equal_with_and_without_growing_caches(tiny, batch_
     assert loop(grow=True, refill=False) == reference == loop(grow=True, refill=True)
 
 
-def test_ed_answers_equal_with_and_without_growing_caches(ed_pair) -> None:  # noqa: F811
+def test_ed_answers_equal_with_and_without_growing_caches(ed_pair) -> None:
     aligned, base = ed_pair
 
     def ed(grow: bool, batch_size: int, **sampling) -> list[str]:
@@ -98,7 +97,7 @@ def test_ed_answers_equal_with_and_without_growing_caches(ed_pair) -> None:  # n
     assert ed(True, 2, **sampled) == ed(False, 2, **sampled)
 
 
-def test_refill_lanes_use_growing_layers(tiny) -> None:  # noqa: F811
+def test_refill_lanes_use_growing_layers(tiny) -> None:
     model, tokenizer = tiny
     generator = SingleModelGenerator(model, tokenizer, SamplingConfig(max_new_tokens=4))
     seen: list[str] = []

@@ -15,7 +15,7 @@ from alignaudit.attacks.packed_attention import (
     register_packed_sdpa,
 )
 from alignaudit.models.hf import load_causal_lm
-from tests.test_generation_speedpaths import _sft_rows
+from tests.helpers import sft_rows
 
 
 def _loss_and_grads(model, batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -36,7 +36,7 @@ def test_packed_sdpa_gives_the_padded_loss_and_gradients(tiny) -> None:
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     model, tokenizer = tiny
-    rows = _sft_rows(tokenizer)
+    rows = sft_rows(tokenizer)
     padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(rows)
     flat = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)(
         rows
@@ -79,7 +79,7 @@ def test_packed_sdpa_leaves_padded_batches_and_generation_as_sdpa(tiny) -> None:
     model, tokenizer = tiny
     model.eval()
     batch = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(
-        _sft_rows(tokenizer)
+        sft_rows(tokenizer)
     )
     prompts = tokenizer(["Count to 3", "Say hi"], return_tensors="pt", padding=True)
     with torch.no_grad():
@@ -122,7 +122,7 @@ def test_finetune_trainer_attends_per_row_in_one_padding_free_row(
     config = config.resolved()
     args = _training_args(config, tmp_path, n_rows=8)
     _, tokenizer = load_causal_lm(str(tiny_model_dir))
-    rows = _sft_rows(tokenizer)
+    rows = sft_rows(tokenizer)
     trainer = _build_trainer(config, parse_model_spec(str(tiny_model_dir)), tokenizer, rows, args)
     # Without flash attention (a CPU run): TRL's padding-free collation, attention per row.
     assert trainer.model.config._attn_implementation == PACKED_SDPA

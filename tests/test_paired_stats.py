@@ -19,7 +19,7 @@ from alignaudit.metrics.paired import (
     decide_gate,
     mcnemar_exact_greater,
 )
-from tests.test_gate_rule import judgment
+from tests.helpers import judgment
 
 
 def binomial_tail_by_enumeration(worse: int, better: int) -> float:

@@ -24,25 +24,7 @@ from alignaudit.models.hf import load_causal_lm
 from alignaudit.runs.fill import EvalPlan, generate_missing
 from alignaudit.runs.store import JsonlLog, RunDir
 from tests.conftest import REPO_ROOT
-from tests.test_generation_speedpaths import NEW_TOKENS, PROMPTS, _today, _with_early_ends
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    model, tokenizer = load_causal_lm(str(tiny_model_dir))
-    _with_early_ends(model, tokenizer)
-    return model, tokenizer
-
-
-@pytest.fixture(scope="module")
-def ed_pair(tiny_model_dir: Path, tiny_base_model_dir: Path):
-    aligned = load_causal_lm(str(tiny_model_dir))
-    base = load_causal_lm(str(tiny_base_model_dir))
-    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    rows = ContrastiveGenerator(*aligned, *base, 0.5, sampling=sampling).decode(PROMPTS).tokens
-    for model, tokenizer in (aligned, base):
-        model.generation_config.eos_token_id = [tokenizer.eos_token_id, rows[0][2], rows[3][6]]
-    return aligned, base
+from tests.helpers import NEW_TOKENS, PROMPTS, today
 
 
 def _admissions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
@@ -65,7 +47,7 @@ def test_refilled_slots_keep_generate_outputs_in_request_order(
 ) -> None:
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-    expected = dict(zip(PROMPTS, _today(model, tokenizer, sampling, batch_size=7), strict=True))
+    expected = dict(zip(PROMPTS, today(model, tokenizer, sampling, batch_size=7), strict=True))
     admissions = _admissions(monkeypatch)
     shuffled = PROMPTS[:]
     random.Random(5).shuffle(shuffled)
@@ -245,7 +227,7 @@ def test_streaming_writes_each_finished_group_before_the_call_returns(
     # Once complete, the log is in request order and holds what the call returned.
     assert [r["id"] for r in log.read()] == [r.id for r in REQUESTS]
     assert log.read() == records
-    by_id = dict(zip(PROMPTS, _today(model, tokenizer, sampling, batch_size=7), strict=True))
+    by_id = dict(zip(PROMPTS, today(model, tokenizer, sampling, batch_size=7), strict=True))
     assert [r["response"] for r in records] == [by_id[p] for p in PROMPTS]
 
 
@@ -316,11 +298,11 @@ from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.hf import HFGenerator
 from alignaudit.models.hf import load_causal_lm
 from alignaudit.runs.fill import generate_missing
-from tests.test_generation_speedpaths import NEW_TOKENS, _with_early_ends
+from tests.helpers import NEW_TOKENS, with_early_ends
 from tests.test_refill import _plan
 
 model, tokenizer = load_causal_lm(sys.argv[1])
-_with_early_ends(model, tokenizer)
+with_early_ends(model, tokenizer)
 inner = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=NEW_TOKENS), batch_size=2)
 
 class KilledAtTheFifthResponse:

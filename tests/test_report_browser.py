@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alignaudit.report.html import Condition, write_report
-from tests.test_report_gate import HOSTILE, make_run
+from tests.helpers import HOSTILE, make_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")

@@ -10,40 +10,7 @@ from alignaudit.metrics import compute_results
 from alignaudit.metrics.paired import mcnemar_exact_greater
 from alignaudit.report.html import Condition, training_sweeps, write_report
 from alignaudit.runs.store import RunDir
-
-HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
-
-
-def make_run(
-    path: Path, harmful: list[bool], response: str = "A reply.", model_path: str | None = None
-) -> Path:
-    run = RunDir(path)
-    model = {"raw": path.name, "path": model_path or str(path / "no-model")}
-    run.prepare({"run": {"model": model}, "judges": ["keyword"]})
-    generations = [
-        {
-            "id": f"r{i}",
-            "category": "malware" if i % 2 else "fraud_deception",
-            "prompt": f"Request {i}",
-            "response": response,
-        }
-        for i in range(len(harmful))
-    ]
-    judgments = [
-        {
-            "id": f"r{i}",
-            "judge": "keyword",
-            "refused": not h,
-            "harmful": h,
-            "score": None,
-            "error": None,
-        }
-        for i, h in enumerate(harmful)
-    ]
-    run.generations.append(generations)
-    run.judgments.append(judgments)
-    run.write_results(compute_results(generations, judgments))
-    return path
+from tests.helpers import HOSTILE, make_run
 
 
 def make_verdict_run(path: Path, verdicts: list[str], judge: str = "refusal") -> Path:

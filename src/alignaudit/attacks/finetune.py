@@ -26,6 +26,7 @@ from alignaudit.attacks.recipes import (
     load_recipe,
 )
 from alignaudit.attacks.sft_data import TokenStats, tokenize_examples
+from alignaudit.dependencies import check_transformers
 from alignaudit.distributed import is_main_process, world_size
 from alignaudit.errors import AlignAuditError
 from alignaudit.models.spec import ALIGNAUDIT_MODEL_FILE, ModelRecord, ModelSpec, parse_model_spec
@@ -280,6 +281,7 @@ def _refuse_writing_over_inputs(config: FinetuneConfig, spec: ModelSpec) -> None
 
 def run_finetune(config: FinetuneConfig) -> Path:
     """Fine-tune and write MODEL_DIR (adapter or full model, tokenizer, metadata, loss curve)."""
+    check_transformers()
     config = config.resolved()
     spec = parse_model_spec(config.model)
     _refuse_writing_over_inputs(config, spec)

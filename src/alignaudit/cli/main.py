@@ -34,10 +34,12 @@ def _register_commands() -> None:
 
 
 def main() -> None:
+    from alignaudit.dependencies import check_transformers
     from alignaudit.quiet import quiet_libraries
 
     _register_commands()
     try:
+        check_transformers()  # before any command imports it: one line, not a deep KeyError
         with quiet_libraries():
             app()
     except AlignAuditError as exc:

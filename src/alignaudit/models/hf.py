@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignaudit.dependencies import check_transformers
 from alignaudit.errors import AlignAuditError
 from alignaudit.models.spec import ModelSpec, parse_model_spec
 
@@ -55,6 +56,7 @@ def resolve_dtype(dtype: str, device: str) -> "torch.dtype":
 
 def load_causal_lm(spec: ModelSpec | str, options: LoadOptions | None = None) -> tuple[Any, Any]:
     """(model in eval mode on its device, tokenizer padding on the left)."""
+    check_transformers()
     spec = parse_model_spec(spec) if isinstance(spec, str) else spec
     options = options or LoadOptions()
     if spec.kind == "openai":
