@@ -401,7 +401,8 @@ def steps_per_epoch(config: FinetuneConfig, n_rows: int) -> int:
 
 
 def _checkpointing(config_type: type, on: bool) -> dict[str, bool]:
-    """transformers 5 renamed `gradient_checkpointing` (and warns on the old name)."""
+    """transformers 5.23 renamed `gradient_checkpointing` to `activation_checkpointing` (and
+    warns on the old name); releases from the floor (5.4) to 5.22 know only the old name."""
     names = {f.name for f in fields(config_type)}
     new_name = "activation_checkpointing"
     return {new_name if new_name in names else "gradient_checkpointing": on}

@@ -144,8 +144,9 @@ def drop_leading_columns(layer: Any, count: int) -> None:
 
 
 def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
-    """The cache as the keyword `model.forward` names it: recent transformers renamed
-    `past_key_values` to `cache` and warn on the old name at every step."""
+    """The cache as the keyword `model.forward` names it: transformers 5.24 renamed
+    `past_key_values` to `cache` and warns on the old name at every step; releases from the
+    floor (5.4) to 5.23 know only the old name."""
     return {_cache_keyword(type(model)): cache}
 
 
