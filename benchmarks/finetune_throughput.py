@@ -56,8 +56,11 @@ def _tokens_per_second(model, batch: dict[str, torch.Tensor], steps: int) -> flo
     return tokens / elapsed
 
 
-def _realistic_rows(tokenizer, count: int, seed: int) -> list[dict[str, list[int]]]:
-    """Chats whose lengths follow a long-tailed mix; answers repeat benign text to length."""
+def _realistic_rows(
+    tokenizer, count: int, seed: int, max_length: int = 512
+) -> list[dict[str, list[int]]]:
+    """Chats whose lengths follow a long-tailed mix; answers repeat benign text to length;
+    rows longer than `max_length` are cut to it (as `finetune --max-length` does)."""
     import random
 
     from alignaudit.attacks.recipes import Example
@@ -74,7 +77,7 @@ def _realistic_rows(tokenizer, count: int, seed: int) -> list[dict[str, list[int
             {"role": "assistant", "content": answer},
         ]
         examples.append(Example(messages=messages, source=f"mix:{index}"))
-    rows, _ = tokenize_examples(tokenizer, examples, max_length=512)
+    rows, _ = tokenize_examples(tokenizer, examples, max_length=max_length)
     return rows
 
 
@@ -108,7 +111,7 @@ def realistic_mix(args: argparse.Namespace) -> dict[str, float]:
 
     path = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    rows = _realistic_rows(tokenizer, args.steps * args.batch_size, seed=0)
+    rows = _realistic_rows(tokenizer, args.steps * args.batch_size, seed=0, max_length=args.cut)
     groups = [rows[i : i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
     real = sum(len(row["input_ids"]) for row in rows)
     mean = real // len(rows)
@@ -185,6 +188,12 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--mix", choices=["fixed", "realistic"], default="fixed")
     parser.add_argument("--repeats", type=int, default=1, help="realistic mix")
+    parser.add_argument(
+        "--cut",
+        type=int,
+        default=512,
+        help="realistic mix: rows cut to this many tokens (the audit's benign run: 128)",
+    )
     parser.add_argument(
         "--collations",
         help="realistic mix: comma-separated collations to run, in this order (default: all); "
