@@ -53,9 +53,11 @@ def main() -> None:
         switch_to_before()
     from rich.console import Console
 
+    from alignaudit.quiet import quiet_libraries
     from alignaudit.runs.audit import AuditOptions, run_audit
 
-    summary = run_audit(AuditOptions(out=args.out, limit=args.limit), Console())
+    with quiet_libraries():  # as the command line does
+        summary = run_audit(AuditOptions(out=args.out, limit=args.limit), Console())
     timings = summary["timings_s"]
     minutes = round(timings["total"] / 60, 2)
     print(json.dumps({"engine": args.engine, "minutes": minutes, "seconds": timings}))
