@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,17 +232,24 @@ def test_streaming_writes_each_finished_group_before_the_call_returns(
     assert [r["response"] for r in records] == [by_id[p] for p in PROMPTS]
 
 
-@pytest.mark.parametrize("stop", [RuntimeError("the generator died"), KeyboardInterrupt()])
-def test_a_run_stopped_midway_keeps_every_finished_record_once_and_resumes_the_rest(
-    tiny, tmp_path: Path, stop: BaseException
-) -> None:
+def _batches_of_two_and_a_whole_run(
+    tiny, tmp_path: Path
+) -> tuple[Callable[[], HFGenerator], list[dict]]:
+    """A maker of streaming generators in batches of 2, and an uninterrupted run's records."""
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
 
     def generator() -> HFGenerator:
         return HFGenerator(model, tokenizer, sampling, batch_size=2)
 
-    whole = generate_missing(_plan(tmp_path / "whole", generator))
+    return generator, generate_missing(_plan(tmp_path / "whole", generator))
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("the generator died"), KeyboardInterrupt()])
+def test_a_run_stopped_midway_keeps_every_finished_record_once_and_resumes_the_rest(
+    tiny, tmp_path: Path, stop: BaseException
+) -> None:
+    generator, whole = _batches_of_two_and_a_whole_run(tiny, tmp_path)
     log = RunDir(tmp_path / "run").generations
     stopped = _Watching(generator(), log, stop_after=5, stop=stop)
     with pytest.raises(type(stop)):
@@ -263,13 +271,7 @@ def test_ctrl_c_in_the_progress_bar_keeps_every_finished_record_once(
 ) -> None:
     from rich.progress import Progress
 
-    model, tokenizer = tiny
-    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-
-    def generator() -> HFGenerator:
-        return HFGenerator(model, tokenizer, sampling, batch_size=2)
-
-    whole = generate_missing(_plan(tmp_path / "whole", generator))
+    generator, whole = _batches_of_two_and_a_whole_run(tiny, tmp_path)
     advanced: list[int] = []
     original = Progress.advance
 
@@ -329,13 +331,7 @@ generate_missing(_plan(Path(sys.argv[2]), KilledAtTheFifthResponse))
 def test_kill_9_midway_leaves_the_finished_groups_once_and_a_rerun_finishes(
     tiny, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    model, tokenizer = tiny
-    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
-
-    def generator() -> HFGenerator:
-        return HFGenerator(model, tokenizer, sampling, batch_size=2)
-
-    whole = generate_missing(_plan(tmp_path / "whole", generator))
+    generator, whole = _batches_of_two_and_a_whole_run(tiny, tmp_path)
     run = tmp_path / "run"
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, str(tiny_model_dir), str(run)],
