@@ -378,7 +378,10 @@ def test_rows_that_leave_only_at_checks_are_reported_once_with_their_own_tokens(
         # Most first draws are 16 tokens, under the minimum; their redraws differ.
         (
             SamplingConfig(
-                max_new_tokens=NEW_TOKENS, temperature=1.0, top_k=20, seed=11,
+                max_new_tokens=NEW_TOKENS,
+                temperature=1.0,
+                top_k=20,
+                seed=11,
                 min_response_tokens=17,
             ),
             2,
