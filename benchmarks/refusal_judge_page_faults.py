@@ -25,8 +25,8 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
+    from alignaudit.allocator import keep_freed_memory
     from alignaudit.judges.base import JudgeInput
-    from alignaudit.judges.refusal.allocator import keep_freed_memory
     from alignaudit.judges.registry import get_judge
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))

@@ -245,7 +245,7 @@ def test_freed_memory_is_kept_for_reuse() -> None:
     machine and is measured by benchmarks/refusal_judge_page_faults.py."""
     import sys
 
-    from alignaudit.judges.refusal.allocator import keep_freed_memory
+    from alignaudit.allocator import keep_freed_memory
 
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc settings")

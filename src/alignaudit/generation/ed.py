@@ -281,6 +281,9 @@ class _TokenLoopGenerator:
         """Responses in request order; requests are decoded in batches of similar prompt length.
         `samples[i]`: which sample of its request prompt i is (its own seeded generator).
         `on_response(i, response)`: called as soon as prompt i's final response is known."""
+        from alignaudit.allocator import keep_freed_memory
+
+        keep_freed_memory()  # caches and batches change size every step: reuse freed memory
         too_short = self._too_short if self.sampling.min_response_tokens > 0 else None
         return redraw_short(self._draw, prompts, samples, too_short, on_response)
 

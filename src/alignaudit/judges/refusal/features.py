@@ -81,7 +81,7 @@ class ResponseEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
-        from alignaudit.judges.refusal.allocator import keep_freed_memory
+        from alignaudit.allocator import keep_freed_memory
         from alignaudit.judges.refusal.int8_bert import Int8BertEncoder, prune_feed_forward
 
         keep_freed_memory()
