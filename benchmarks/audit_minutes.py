@@ -21,6 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from interleaved import loop_as_before_issue_19
+
 
 def switch_to_before() -> None:
     """Issue 19's paths off, for this process."""
@@ -28,9 +30,7 @@ def switch_to_before() -> None:
     from alignaudit.generation import ed, hf
 
     hf._needs_generate = lambda model: True
-    loop = ed._TokenLoopGenerator
-    loop.drop_finished_rows = loop.batch_by_length = loop.refill = False
-    loop.share_prompt_prefix = loop.grow_cache_in_place = False
+    loop_as_before_issue_19(ed._TokenLoopGenerator)
     training_args = finetune._training_args
 
     def padded(*args: Any, **kwargs: Any) -> Any:

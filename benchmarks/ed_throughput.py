@@ -28,7 +28,7 @@ import json
 import time
 from typing import Any
 
-from interleaved import interleaved_rounds
+from interleaved import interleaved_rounds, loop_as_before_issue_19
 
 import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.generation.base import SamplingConfig
@@ -119,9 +119,7 @@ def realistic_case(args: Any) -> dict[str, Any]:
             aligned_template="chat",
             batch_size=args.batch_size,
         )
-    today = engines["today"]  # the engine before issue 19 (commit 81dcff4^): every switch off
-    today.drop_finished_rows = today.batch_by_length = False
-    today.share_prompt_prefix = today.refill = today.grow_cache_in_place = False
+    loop_as_before_issue_19(engines["today"])  # the engine before issue 19 (commit 81dcff4^)
     engines["new"].generate(prompts[:2])  # warm-up: kernels, allocator, stop-string tables
     if args.profile:  # one run of each engine under torch.profiler (slower: read shares only)
         for engine in engines.values():

@@ -1,4 +1,5 @@
-"""Interleaved timing of two sides on a shared machine: wall seconds and this process's CPU seconds.
+"""Interleaved timing of two sides on a shared machine: wall seconds and this process's CPU seconds
+(and the switch that puts the token loop back as it was before issue 19, for the reference sides).
 
 Other jobs on the machine stretch wall time, unevenly from one run to the next; the CPU time
 this process used (`time.process_time`) moves much less with them, so with one torch thread
@@ -54,3 +55,11 @@ def _round_ratios(
         "cpu_round_ratios": cpu,  # the same rounds in CPU seconds of this process
         "median_cpu_round_ratio": statistics.median(cpu),
     }
+
+
+def loop_as_before_issue_19(loop: Any) -> None:
+    """Switch a token-loop generator (or the class, for every one) to the engine as it was:
+    no dropping of finished rows, no length order, no refilling, no shared-prefix prefill,
+    transformers' KV cache copied whole each step."""
+    loop.drop_finished_rows = loop.batch_by_length = loop.refill = False
+    loop.share_prompt_prefix = loop.grow_cache_in_place = False
