@@ -646,10 +646,7 @@ def _new_cache(model: Any, reserve: int | None, prompt_len: int) -> Any:
         from alignaudit.generation.kvcache import growing_cache
 
         return growing_cache(model, max(1, reserve), prompt_len + reserve)
-    try:
-        return DynamicCache(config=model.config)
-    except TypeError:  # older transformers
-        return DynamicCache()
+    return DynamicCache(config=model.config)
 
 
 # A shared beginning shorter than this is not worth a separate forward pass.

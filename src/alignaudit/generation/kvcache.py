@@ -123,10 +123,7 @@ def growing_cache(model: Any, reserve: int, columns: int = 0) -> Any:
     first `columns` wide, then `reserve` columns past the filled ones at each growth."""
     from transformers import DynamicCache
 
-    try:
-        cache = DynamicCache(config=model.config)
-    except TypeError:  # older transformers
-        return DynamicCache()
+    cache = DynamicCache(config=model.config)
     cache.layers = [
         GrowingLayer(reserve, columns) if type(layer) is DynamicLayer else layer
         for layer in cache.layers

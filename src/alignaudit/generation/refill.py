@@ -31,10 +31,7 @@ def supports_refill(model: Any) -> bool:
     """Rows can join a running batch when every cache layer is a plain growing one."""
     from transformers import DynamicCache
 
-    try:
-        cache = DynamicCache(config=model.config)
-    except TypeError:  # older transformers: no per-layer cache types
-        return False
+    cache = DynamicCache(config=model.config)
     return all(type(layer).__name__ == "DynamicLayer" for layer in cache.layers)
 
 
