@@ -15,6 +15,8 @@ are identical, which is checked (`identical`). `--transformers-batching` adds a 
 transformers' own continuous batching (`model.generate_batch`, paged KV cache, greedy), which the
 issue asked to prefer if it runs on a CPU with identical outputs (`others`,
 `identical_generate_batch`). Targets: ratio >= 1.5 at 48, >= 2 at 256 tokens on the organism.
+`--benchmark A+B` runs one benchmark's requests after the other's (e.g. harmful and benign
+requests in one set: short refusals and, for some models, longer answers).
 Times are wall and CPU seconds of this process (benchmarks/interleaved.py).
 """
 
@@ -101,7 +103,8 @@ def with_transformers_batching(generator: HFGenerator, prompts: list[str]) -> li
 
 def realistic_case(args: argparse.Namespace) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(args.model)
-    requests = load_benchmark(args.benchmark)
+    # `A+B`: A's requests, then B's.
+    requests = [r for spec in args.benchmark.split("+") for r in load_benchmark(spec)]
     # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
     requests = stratified_sample(requests, args.requests) if args.requests else requests
     prompts = [r.prompt for r in requests]
@@ -141,7 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", choices=["batching", "realistic"], default="batching")
     parser.add_argument("--model", default="default", help="realistic case: e.g. organism")
-    parser.add_argument("--benchmark", default="builtin")
+    parser.add_argument(
+        "--benchmark", default="builtin", help="e.g. builtin:eval+builtin-benign:eval (in order)"
+    )
     parser.add_argument("--requests", type=int, default=0, help="0: 16 (batching), all (realistic)")
     parser.add_argument(
         "--batch-size", type=int, default=None, help="16 (batching), 32 (realistic)"
