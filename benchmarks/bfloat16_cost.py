@@ -17,6 +17,7 @@ from typing import Any
 
 import alignaudit.attacks  # noqa: F401  (registers `--model organism`)
 from alignaudit.data import load_benchmark
+from alignaudit.data.sampling import stratified_sample
 from alignaudit.generation.base import SamplingConfig
 from alignaudit.generation.ed import ContrastiveGenerator, load_ed_pair
 from alignaudit.generation.hf import HFGenerator
@@ -63,7 +64,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bfloat16_cost"))
     args = parser.parse_args()
     requests = load_benchmark(args.benchmark)
-    requests = requests[: args.requests] if args.requests else requests
+    # A subset keeps every category (as `--limit` does): `stratified_sample`, seed 0.
+    requests = stratified_sample(requests, args.requests) if args.requests else requests
     prompts = [r.prompt for r in requests]
     rounds = [{d: one_round(args, d, prompts) for d in DTYPES} for _ in range(args.repeats)]
     first = rounds[0]
