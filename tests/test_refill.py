@@ -59,6 +59,37 @@ def test_refilled_slots_keep_generate_outputs_in_request_order(
     assert sum(joined for _, joined in admissions) == len(PROMPTS)
 
 
+def _prefix_passes(monkeypatch: pytest.MonkeyPatch, model) -> list[int]:
+    """The length of every one-row forward pass over a prompt beginning (not a decoding step)."""
+    seen: list[int] = []
+    forward = model.forward
+
+    def recording(*args, **kwargs):
+        ids = kwargs["input_ids"]
+        if ids.shape[0] == 1 and ids.shape[1] > 1 and kwargs.get("attention_mask") is None:
+            seen.append(int(ids.shape[1]))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", recording)
+    return seen
+
+
+def test_the_shared_prompt_beginning_is_computed_once_for_all_admissions(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer = tiny
+    sampling = SamplingConfig(max_new_tokens=NEW_TOKENS)
+    expected = today(model, tokenizer, sampling, batch_size=7)
+    admissions = _admissions(monkeypatch)
+    passes = _prefix_passes(monkeypatch, model)
+    got = HFGenerator(model, tokenizer, sampling, batch_size=2).generate(PROMPTS)
+    assert got == expected
+    # Several admissions of two or more rows shared the chat template's system turn; its
+    # cache was computed by one forward pass and reused by the others.
+    assert sum(joined >= 2 for _, joined in admissions) >= 2
+    assert len(passes) == 1 and passes[0] >= 8
+
+
 def test_ed_refill_equals_batch_after_batch_greedy_and_sampled(ed_pair) -> None:
     aligned, base = ed_pair
 

@@ -96,6 +96,19 @@ class _Member:
         return render_prompt(self.tokenizer, prompt, system_prompt, self.template)
 
 
+# The KV cache of a prompt beginning (its token ids), per layer, for one row.
+PrefixStore = dict[tuple[int, ...], list[tuple["torch.Tensor", "torch.Tensor"]]]
+
+
+def _plain_layers(cache: Any) -> bool:
+    """Every layer keeps all columns as given (no sliding window, no quantization)."""
+    from transformers.cache_utils import DynamicLayer
+
+    from alignaudit.generation.kvcache import GrowingLayer
+
+    return all(type(layer) in (DynamicLayer, GrowingLayer) for layer in cache.layers)
+
+
 class _Stream:
     """One model's decoding state for a batch: mask, positions and KV cache.
 
@@ -112,10 +125,12 @@ class _Stream:
         device: Any,
         share_prefix: bool = True,
         reserve: int | None = None,
+        prefixes: PrefixStore | None = None,
     ):
         import torch
 
         self.model = member.model
+        self.prefixes = prefixes
         tokenizer = member.tokenizer
         # Chat templates already hold BOS where the model wants it; plain text gets the default.
         ids = tokenizer(texts, add_special_tokens=not member.uses_chat)["input_ids"]
@@ -148,16 +163,7 @@ class _Stream:
 
         shared = len(self.prefix)
         if shared:
-            import torch
-
-            device = self.input_ids.device
-            self.model(
-                input_ids=torch.tensor([self.prefix], dtype=torch.long, device=device),
-                position_ids=self.prompt_positions[:1, :shared],
-                **cache_argument(self.model, self.cache),
-                use_cache=True,
-                logits_to_keep=1,
-            )
+            self._prefill_prefix()
             self.cache.batch_repeat_interleave(self.input_ids.shape[0])
         out = self.model(
             input_ids=self.input_ids,
@@ -168,6 +174,31 @@ class _Stream:
             logits_to_keep=1,
         )
         return out.logits[:, -1]
+
+    def _prefill_prefix(self) -> None:
+        """The shared beginning's KV cache, for one row: from `prefixes` when an earlier batch
+        computed it (the same tokens at the same positions: the same values), else computed."""
+        import torch
+
+        from alignaudit.generation.kvcache import cache_argument
+
+        stored = self.prefixes.get(tuple(self.prefix)) if self.prefixes is not None else None
+        if stored is not None and _plain_layers(self.cache):
+            for layer, (keys, values) in zip(self.cache.layers, stored, strict=True):
+                layer.update(keys, values)
+            return
+        device = self.input_ids.device
+        self.model(
+            input_ids=torch.tensor([self.prefix], dtype=torch.long, device=device),
+            position_ids=self.prompt_positions[:1, : len(self.prefix)],
+            **cache_argument(self.model, self.cache),
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        if self.prefixes is not None and _plain_layers(self.cache):
+            self.prefixes[tuple(self.prefix)] = [
+                (layer.keys.clone(), layer.values.clone()) for layer in self.cache.layers
+            ]
 
     def step(self, tokens: torch.Tensor, step: int) -> torch.Tensor:
         """Feed the token generated at `step` (0-based) and return the next logits."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignaudit.generation.base import DrawKey
-from alignaudit.generation.ed import FINISH_CHECK_EVERY, _Stream
+from alignaudit.generation.ed import FINISH_CHECK_EVERY, PrefixStore, _Stream
 from alignaudit.generation.kvcache import cache_argument, drop_leading_columns
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ class RefillLoop:
         self.finished = torch.zeros(0, dtype=torch.bool, device=self.device)
         self.generators: list[Any] | None = None if owner.sampling.greedy else []
         self.lanes: list[_Lane] = []
+        # Each model's shared prompt beginning is computed at the first admission only.
+        self.prefixes: list[PrefixStore] = [{} for _ in owner.members]
         # Prefilling a handful of rows at a time costs more than running a slightly smaller
         # batch for a few steps: refill once a quarter of the slots are free.
         self.refill_at = max(1, owner.batch_size // 4)
@@ -260,11 +262,10 @@ class RefillLoop:
         reserve = self.owner._cache_reserve()
         logits: list[torch.Tensor] = []
         lanes = []
-        for member in self.owner.members:
+        for member, prefixes in zip(self.owner.members, self.prefixes, strict=True):
             texts = [member.render(p, system) for p in prompts]
-            stream = _Stream(
-                member, texts, 0, self.device, self.owner.share_prompt_prefix, reserve
-            )
+            share = self.owner.share_prompt_prefix
+            stream = _Stream(member, texts, 0, self.device, share, reserve, prefixes)
             logits.append(stream.prefill())
             lanes.append(_Lane(stream))
         if not self.lanes:
