@@ -51,9 +51,9 @@ def _round_ratios(
     cpu = [round(a / b, 2) for a, b in zip(cpus[reference], cpus[side], strict=True)]
     return {
         "round_ratios": wall,
-        "median_round_ratio": statistics.median(wall),
+        "median_round_ratio": round(statistics.median(wall), 3),
         "cpu_round_ratios": cpu,  # the same rounds in CPU seconds of this process
-        "median_cpu_round_ratio": statistics.median(cpu),
+        "median_cpu_round_ratio": round(statistics.median(cpu), 3),
     }
 
 
