@@ -96,17 +96,9 @@ class _Member:
         return render_prompt(self.tokenizer, prompt, system_prompt, self.template)
 
 
-# The KV cache of a prompt beginning (its token ids), per layer, for one row.
+# The KV cache of a prompt beginning (its token ids), per layer, for one row. Only for caches
+# whose layers keep every column as given (the refilling loop's: `refill.supports_refill`).
 PrefixStore = dict[tuple[int, ...], list[tuple["torch.Tensor", "torch.Tensor"]]]
-
-
-def _plain_layers(cache: Any) -> bool:
-    """Every layer keeps all columns as given (no sliding window, no quantization)."""
-    from transformers.cache_utils import DynamicLayer
-
-    from alignaudit.generation.kvcache import GrowingLayer
-
-    return all(type(layer) in (DynamicLayer, GrowingLayer) for layer in cache.layers)
 
 
 class _Stream:
@@ -182,8 +174,9 @@ class _Stream:
 
         from alignaudit.generation.kvcache import cache_argument
 
-        stored = self.prefixes.get(tuple(self.prefix)) if self.prefixes is not None else None
-        if stored is not None and _plain_layers(self.cache):
+        key = tuple(self.prefix)
+        stored = self.prefixes.get(key) if self.prefixes is not None else None
+        if stored is not None:
             for layer, (keys, values) in zip(self.cache.layers, stored, strict=True):
                 layer.update(keys, values)
             return
@@ -195,8 +188,8 @@ class _Stream:
             use_cache=True,
             logits_to_keep=1,
         )
-        if self.prefixes is not None and _plain_layers(self.cache):
-            self.prefixes[tuple(self.prefix)] = [
+        if self.prefixes is not None:
+            self.prefixes[key] = [
                 (layer.keys.clone(), layer.values.clone()) for layer in self.cache.layers
             ]
 
